@@ -1,0 +1,1 @@
+"""Thin Ray shells around the core: persona, moderator and gateway actors."""

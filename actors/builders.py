@@ -1,0 +1,39 @@
+"""Turning the plain actor classes into Ray actors, with their options.
+
+I/O-bound actors take ``num_cpus=0``: they wait on models and the store, not on a CPU,
+and a laptop with 2 cores can host hundreds of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+
+from actors.gateway import LLMGatewayActor
+from actors.moderator import ModeratorActor, moderator_name
+from actors.persona import PersonaActor
+from simfocus.settings import Settings
+
+IO_BOUND: dict[str, Any] = {"num_cpus": 0}
+
+
+def persona_actor_class() -> Any:
+    return ray.remote(**IO_BOUND)(PersonaActor)
+
+
+def gateway_actor(settings: Settings) -> Any:
+    """The named gateway, created on first use and shared by every discussion."""
+    return (
+        ray.remote(**IO_BOUND)(LLMGatewayActor)
+        .options(name=settings.gateway_name, get_if_exists=True, lifetime="detached", max_concurrency=1000)
+        .remote(settings)
+    )
+
+
+def moderator_actor(settings: Settings, discussion_id: str, gateway: Any) -> Any:
+    return (
+        ray.remote(**IO_BOUND)(ModeratorActor)
+        .options(name=moderator_name(discussion_id), max_concurrency=1000)
+        .remote(settings, discussion_id, gateway)
+    )

@@ -1,0 +1,138 @@
+"""``ModeratorActor``: one per running discussion, named ``discussion:<id>``.
+
+It loads the discussion from the store, seats one ``PersonaActor`` per participant (owned
+by this actor, so they go when it goes), opens the budget in the gateway and drives a
+``DiscussionRunner``; every control and watch call is delegated to the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+import ray
+
+from actors.errors import unwrap
+from simfocus.discussions.repository import DiscussionRepository
+from simfocus.discussions.runner import DiscussionRunner
+from simfocus.discussions.schemas import DiscussionSnapshot, EventBatch, Message
+from simfocus.discussions.service import load_discussion
+from simfocus.discussions.store import DiscussionStore
+from simfocus.personas.schemas import TurnOutcome, TurnRequest
+from simfocus.settings import Settings
+from simfocus.store.engine import create_engine, session_factory
+
+logger = logging.getLogger(__name__)
+
+
+def moderator_name(discussion_id: str) -> str:
+    return f"discussion:{discussion_id}"
+
+
+def persona_name(discussion_id: str, position: int, name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
+    return f"discussion:{discussion_id}:persona:{position}:{slug}"
+
+
+class ModeratorActor:
+    def __init__(self, settings: Settings, discussion_id: str, gateway: Any) -> None:
+        self.settings = settings
+        self.discussion_id = discussion_id
+        self.gateway = gateway
+        self.personas: dict[str, Any] = {}
+        self.runner: DiscussionRunner | None = None
+        self._task: asyncio.Task[DiscussionSnapshot] | None = None
+        self._engine = create_engine(
+            settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        )
+
+    async def start(self) -> DiscussionSnapshot:
+        """Seat the personas and start the discussion; returns at once."""
+        if self.runner is not None:
+            return self.runner.snapshot()
+        sessions = session_factory(self._engine)
+        async with sessions() as session:
+            repo = DiscussionRepository(session)
+            setup = await load_discussion(repo, self.discussion_id)
+            history: list[Message] = await repo.messages(self.discussion_id)
+        from actors.builders import persona_actor_class  # avoid an import cycle
+
+        persona_cls = persona_actor_class()
+        for p in setup.participants:
+            self.personas[p.id] = persona_cls.options(
+                name=persona_name(self.discussion_id, p.position, p.character.name)
+            ).remote(p, setup.topic, setup.spec, self.settings, self.gateway)
+        spent = sum(m.cost_micro_usd for m in history)
+        await self.gateway.open_budget.remote(
+            self.discussion_id,
+            setup.spec.budget_micro_usd,
+            self.settings.report_budget_share,
+            spent,
+        )
+        self.runner = DiscussionRunner(setup, DiscussionStore(sessions), self._speak, history=history)
+        self._task = asyncio.create_task(self.runner.run())
+        return self.runner.snapshot()
+
+    async def _speak(self, participant_id: str, turn: TurnRequest) -> TurnOutcome:
+        ref = self.personas[participant_id].take_turn.remote(turn)
+        try:
+            outcome: TurnOutcome = await ref
+        except asyncio.CancelledError:
+            ray.cancel(ref)  # stop: the persona abandons its call too
+            raise
+        except Exception as e:
+            raise unwrap(e) from None
+        return outcome
+
+    def _runner(self) -> DiscussionRunner:
+        if self.runner is None:
+            raise RuntimeError("the moderator has not been started")
+        return self.runner
+
+    async def pause(self) -> DiscussionSnapshot:
+        return await self._runner().pause()
+
+    async def resume(self) -> DiscussionSnapshot:
+        return await self._runner().resume()
+
+    async def stop(self, reason: str = "stopped by user") -> DiscussionSnapshot:
+        return await self._runner().stop(reason)
+
+    async def inject_question(self, question: str) -> Message:
+        return await self._runner().inject_question(question)
+
+    async def set_speed(self, speed: float) -> DiscussionSnapshot:
+        return await self._runner().set_speed(speed)
+
+    def snapshot(self) -> DiscussionSnapshot:
+        return self._runner().snapshot()
+
+    async def events_since(
+        self, after_seq: int, known_version: int | None = None, timeout: float = 10.0
+    ) -> EventBatch:
+        """Events after ``after_seq``, waiting up to ``timeout`` s for news (no polling)."""
+        return await self._runner().events_since(after_seq, known_version, timeout)
+
+    async def wait_finished(self, timeout: float | None = None) -> DiscussionSnapshot:
+        assert self._task is not None
+        return await asyncio.wait_for(asyncio.shield(self._task), timeout)
+
+    async def persona_memory(self, participant_id: str) -> dict[str, Any]:
+        return await self.personas[participant_id].memory_state.remote()
+
+    async def shutdown(self) -> None:
+        """Stop if still running, release the personas and the store."""
+        if self.runner is not None and not self.runner.status.is_terminal:
+            await self.runner.stop("moderator shut down")
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        for handle in self.personas.values():
+            ray.kill(handle, no_restart=True)
+        self.personas.clear()
+        await self.gateway.close_budget.remote(self.discussion_id)
+        await self._engine.dispose()
+
+    def check_health(self) -> bool:
+        return self._task is None or not self._task.done() or self._task.exception() is None

@@ -1,0 +1,58 @@
+"""``PersonaActor``: one persona's memory and prompt state in its own process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.errors import unwrap
+from simfocus.discussions.schemas import DiscussionSpec, Participant
+from simfocus.llm.schemas import LLMRequest, LLMResult
+from simfocus.personas.mind import PersonaMind
+from simfocus.personas.schemas import TurnOutcome, TurnRequest
+from simfocus.settings import Settings
+from simfocus.topics.schemas import Topic
+
+
+class PersonaActor:
+    def __init__(
+        self,
+        participant: Participant,
+        topic: Topic,
+        spec: DiscussionSpec,
+        settings: Settings,
+        gateway: Any,
+    ) -> None:
+        self.mind = PersonaMind(
+            participant,
+            topic,
+            spec,
+            window_tokens=settings.context_window_tokens,
+            summary_tokens=settings.summary_tokens,
+        )
+        self.gateway = gateway
+
+    async def take_turn(self, turn: TurnRequest) -> TurnOutcome:
+        """Take in the new messages, render the prompt, ask the gateway, read the reply."""
+        return await self.mind.take_turn(turn, self._call_llm)
+
+    async def _call_llm(self, request: LLMRequest) -> LLMResult:
+        try:
+            result: LLMResult = await self.gateway.complete.remote(request)
+        except Exception as e:
+            raise unwrap(e) from None
+        return result
+
+    def memory_state(self) -> dict[str, Any]:
+        """What this persona remembers (for inspection and tests)."""
+        memory = self.mind.memory
+        return {
+            "last_seq": memory.last_seq,
+            "stance": memory.stance.value,
+            "window": [m.seq for m in memory.recent],
+            "summary": memory.summary(),
+            "own_points": list(memory.own_points),
+            "turns_taken": self.mind.turns_taken,
+        }
+
+    def check_health(self) -> bool:
+        return True

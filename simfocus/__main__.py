@@ -1,0 +1,3 @@
+from simfocus.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Personas: who sits at the table."""

@@ -1,0 +1,1 @@
+"""The discussion engine: phases, modes, turn planning and the run loop."""

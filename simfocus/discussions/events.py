@@ -1,0 +1,62 @@
+"""The per-discussion event log: gap-free ``seq`` for messages, a version for state.
+
+Watchers call ``wait`` with the last ``seq`` and state ``version`` they know; it returns
+as soon as there is something newer (or at the timeout), without polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from simfocus.discussions.schemas import Message
+
+
+def message_event(message: Message) -> dict[str, Any]:
+    return {"type": "message", "seq": message.seq, "message": message.model_dump(mode="json")}
+
+
+class EventLog:
+    def __init__(self, history: list[Message] | None = None) -> None:
+        self._events = [message_event(m) for m in history or []]
+        self.version = 0
+        self._changed = asyncio.Condition()
+
+    @property
+    def last_seq(self) -> int:
+        return len(self._events)
+
+    def next_seq(self) -> int:
+        return len(self._events) + 1
+
+    async def publish(self, message: Message) -> None:
+        if message.seq != self.next_seq():
+            raise ValueError(f"seq {message.seq} out of order (expected {self.next_seq()})")
+        self._events.append(message_event(message))
+        await self._notify()
+
+    async def bump(self) -> None:
+        """Record a state change (status, speed, …) so that waiting watchers wake up."""
+        self.version += 1
+        await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def since(self, after_seq: int) -> list[dict[str, Any]]:
+        return self._events[max(0, after_seq) :]
+
+    async def wait(self, after_seq: int, known_version: int | None, timeout: float) -> None:
+        def fresh() -> bool:
+            return self.last_seq > after_seq or (
+                known_version is not None and self.version != known_version
+            )
+
+        if fresh() or timeout <= 0:
+            return
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(fresh), timeout)
+            except TimeoutError:
+                pass

@@ -1,0 +1,149 @@
+"""All SQL of the discussions domain. Repositories never commit: their caller does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from simfocus.discussions.schemas import DiscussionStatus, Message, Phase
+from simfocus.store.models import (
+    CharacterRow,
+    DiscussionRow,
+    LLMCallRow,
+    MessageRow,
+    ParticipantRow,
+    TopicRow,
+    utcnow,
+)
+
+
+class DiscussionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, *rows: TopicRow | CharacterRow | DiscussionRow | ParticipantRow) -> None:
+        self.session.add_all(rows)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def get(self, discussion_id: str) -> DiscussionRow | None:
+        return await self.session.get(DiscussionRow, discussion_id)
+
+    async def topic(self, topic_id: str) -> TopicRow | None:
+        return await self.session.get(TopicRow, topic_id)
+
+    async def participants(self, discussion_id: str) -> Sequence[ParticipantRow]:
+        result = await self.session.scalars(
+            select(ParticipantRow)
+            .where(ParticipantRow.discussion_id == discussion_id)
+            .order_by(ParticipantRow.position)
+        )
+        return result.all()
+
+    async def messages(
+        self, discussion_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Message]:
+        query = (
+            select(MessageRow)
+            .where(MessageRow.discussion_id == discussion_id, MessageRow.seq > after_seq)
+            .order_by(MessageRow.seq)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [to_message(row) for row in (await self.session.scalars(query)).all()]
+
+    async def last_seq(self, discussion_id: str) -> int:
+        value = await self.session.scalar(
+            select(func.max(MessageRow.seq)).where(MessageRow.discussion_id == discussion_id)
+        )
+        return int(value or 0)
+
+    async def add_message(self, discussion_id: str, message: Message) -> None:
+        """Insert a message and add its usage to the discussion's and speaker's totals."""
+        self.session.add(
+            MessageRow(discussion_id=discussion_id, **message.model_dump(mode="python"))
+        )
+        usage = {
+            "prompt_tokens": message.prompt_tokens,
+            "completion_tokens": message.completion_tokens,
+            "cost_micro_usd": message.cost_micro_usd,
+        }
+        await self.session.execute(
+            update(DiscussionRow)
+            .where(DiscussionRow.id == discussion_id)
+            .values(
+                {col: getattr(DiscussionRow, col) + value for col, value in usage.items()}
+                | {"current_round": message.round, "current_phase": message.phase.value}
+            )
+        )
+        if message.participant_id is not None:
+            values = {col: getattr(ParticipantRow, col) + value for col, value in usage.items()}
+            values["message_count"] = ParticipantRow.message_count + 1
+            if message.stance is not None:
+                values["current_stance"] = message.stance.value
+            await self.session.execute(
+                update(ParticipantRow)
+                .where(ParticipantRow.id == message.participant_id)
+                .values(values)
+            )
+
+    def log_call(self, row: LLMCallRow) -> None:
+        self.session.add(row)
+
+    async def set_status(
+        self,
+        discussion_id: str,
+        status: DiscussionStatus,
+        *,
+        reason: str | None = None,
+        round_no: int | None = None,
+        phase: Phase | None = None,
+    ) -> None:
+        values: dict[str, object] = {"status": status.value, "status_reason": reason}
+        now = utcnow()
+        if status is DiscussionStatus.RUNNING:
+            values["started_at"] = func.coalesce(DiscussionRow.started_at, now)
+        if status.is_terminal:
+            values["ended_at"] = now
+        if round_no is not None:
+            values["current_round"] = round_no
+        if phase is not None:
+            values["current_phase"] = phase.value
+        await self.session.execute(
+            update(DiscussionRow).where(DiscussionRow.id == discussion_id).values(values)
+        )
+
+    async def list_by_status(self, status: DiscussionStatus) -> Sequence[DiscussionRow]:
+        result = await self.session.scalars(
+            select(DiscussionRow).where(DiscussionRow.status == status.value)
+        )
+        return result.all()
+
+
+def to_message(row: MessageRow) -> Message:
+    created: datetime = row.created_at
+    if created.tzinfo is None:  # SQLite keeps no zone; we only ever write UTC
+        created = created.replace(tzinfo=UTC)
+    return Message(
+        seq=row.seq,
+        round=row.round,
+        phase=Phase(row.phase),
+        role=row.role,  # type: ignore[arg-type]
+        kind=row.kind,  # type: ignore[arg-type]
+        participant_id=row.participant_id,
+        speaker_name=row.speaker_name,
+        content=row.content,
+        stance=row.stance,  # type: ignore[arg-type]
+        responds_to_seq=row.responds_to_seq,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        cost_micro_usd=row.cost_micro_usd,
+        provider=row.provider,
+        model=row.model,
+        simulated=row.simulated,
+        created_at=created,
+    )

@@ -1,0 +1,346 @@
+"""``DiscussionRunner``: the moderator's logic, free of Ray.
+
+It walks the phase plan round by round, asks the turn planner who speaks, hands each turn
+to a ``Speak`` callable (a Ray persona actor in production, a ``PersonaMind`` in tests),
+commits every message before publishing it, and applies the controls:
+
+- pause takes effect at the next turn boundary; resume continues there;
+- stop cancels the turn in flight and keeps everything already committed;
+- an injected question is committed as a moderator message, then every persona answers
+  it in the next turns before the plan continues;
+- speed scales the pacing delay between turns.
+
+Every wait (turn, pause, pacing) also watches for stop, so stop is always prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from simfocus.discussions import moderation
+from simfocus.discussions.errors import InvalidTransition
+from simfocus.discussions.events import EventLog
+from simfocus.discussions.modes import TurnPlanner, TurnSlot
+from simfocus.discussions.phases import PhasePlan
+from simfocus.discussions.schemas import (
+    DiscussionSnapshot,
+    DiscussionStatus,
+    EventBatch,
+    Message,
+    MessageKind,
+    Mode,
+    Phase,
+)
+from simfocus.discussions.service import DiscussionSetup
+from simfocus.discussions.states import transition
+from simfocus.discussions.store import DiscussionStore
+from simfocus.kit.errors import SimfocusError, ValidationFailed
+from simfocus.llm.errors import BudgetExhausted
+from simfocus.personas.schemas import TurnOutcome, TurnRequest
+
+logger = logging.getLogger(__name__)
+
+Speak = Callable[[str, TurnRequest], Awaitable[TurnOutcome]]
+
+MIN_SPEED, MAX_SPEED = 0.1, 10.0
+MAX_QUESTION_CHARS = 2000
+
+
+class _Stopped(Exception):
+    """The run was asked to stop; unwinds the loop to the stop handling."""
+
+
+class DiscussionRunner:
+    def __init__(
+        self,
+        setup: DiscussionSetup,
+        store: DiscussionStore,
+        speak: Speak,
+        *,
+        history: list[Message] | None = None,
+    ) -> None:
+        self.setup = setup
+        self.id = setup.discussion_id
+        self.spec = setup.spec
+        self.store = store
+        self.speak = speak
+        self.phases = PhasePlan.for_rounds(self.spec.max_rounds)
+        self.planner = TurnPlanner(
+            self.spec.mode, setup.participants, self.phases, self.spec.seed
+        )
+        self.names = {p.id: p.character.name for p in setup.participants}
+        self.history: list[Message] = list(history or [])
+        self.events = EventLog(self.history)
+        self.status = setup.status
+        self.reason: str | None = None
+        self.round = self.history[-1].round if self.history else 0
+        self.phase: Phase | None = self.history[-1].phase if self.history else None
+        self.speed = 1.0
+        self.totals = {"prompt_tokens": 0, "completion_tokens": 0, "cost_micro_usd": 0}
+        for m in self.history:
+            self._count(m)
+        self._cursor: dict[str, int] = {p.id: 0 for p in setup.participants}
+        self._questions: deque[tuple[str, Message]] = deque()
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()  # speed changed: re-evaluate the pacing wait
+        self._commit_lock = asyncio.Lock()
+        self._stop_reason: str | None = None
+
+    # ----- the loop -------------------------------------------------------------------
+
+    async def run(self) -> DiscussionSnapshot:
+        """Run to the end (or until stopped); returns the final snapshot."""
+        if self.status.is_terminal:  # stopped before it started
+            return self.snapshot()
+        try:
+            await self._set_status(DiscussionStatus.RUNNING)
+            if not self.history:
+                await self._say(
+                    moderation.welcome(self.setup.topic, self.spec.mode, list(self.names.values())),
+                    round_no=1,
+                    phase=self.phases.phase_of(1),
+                )
+            start = max(1, self.round)
+            for round_no in range(start, self.phases.max_rounds + 1):
+                await self._run_round(round_no)
+            await self._answer_questions()
+            await self._set_status(DiscussionStatus.COMPLETED)
+        except _Stopped:
+            await self._set_status(DiscussionStatus.STOPPED, self._stop_reason or "stopped by user")
+        except BudgetExhausted as e:
+            await self._set_status(DiscussionStatus.STOPPED, e.message)
+        except Exception as e:  # keep the transcript, say why
+            logger.exception("discussion %s failed", self.id)
+            reason = e.message if isinstance(e, SimfocusError) else f"{type(e).__name__}: {e}"
+            await self._set_status(DiscussionStatus.FAILED, reason)
+        return self.snapshot()
+
+    async def _run_round(self, round_no: int) -> None:
+        phase = self.phases.phase_of(round_no)
+        self.round, self.phase = round_no, phase
+        if round_no > 1 and self.phases.is_phase_start(round_no):
+            await self._say(moderation.phase_intro(phase, self.spec.mode), round_no, phase)
+        done = sum(1 for m in self.history if m.round == round_no and m.role == "persona")
+        closing_statement = self.spec.mode is Mode.CONSENSUS and phase is Phase.CLOSING
+        # On resume, skip the turns this round already had.
+        for slot in self.planner.round_turns(round_no)[done:]:
+            await self._answer_questions()
+            await self._turn(slot, closing_statement=closing_statement)
+
+    async def _answer_questions(self) -> None:
+        while self._questions:
+            participant_id, question = self._questions.popleft()
+            await self._turn(TurnSlot(participant_id), question=question)
+
+    async def _turn(
+        self, slot: TurnSlot, *, question: Message | None = None, closing_statement: bool = False
+    ) -> None:
+        await self._boundary()
+        assert self.phase is not None
+        pid = slot.participant_id
+        new = self.history[self._cursor[pid] :]
+        addressee = None if question else self.planner.addressee(slot, self.history)
+        request = TurnRequest(
+            discussion_id=self.id,
+            round=self.round,
+            phase=self.phase,
+            new_messages=tuple(new),
+            side=slot.side.value if slot.side else None,
+            question=question,
+            addressee=addressee,
+            closing_statement=closing_statement,
+        )
+        outcome = await self._until_stopped(self.speak(pid, request))
+        self._cursor[pid] = len(self.history)
+        await self._commit(
+            role="persona",
+            content=outcome.content,
+            round_no=self.round,
+            phase=self.phase,
+            participant_id=pid,
+            stance=outcome.stance,
+            responds_to_seq=(question or addressee).seq if (question or addressee) else None,
+            outcome=outcome,
+        )
+        await self._pace()
+
+    async def _boundary(self) -> None:
+        """A turn boundary: honour stop, then wait out a pause."""
+        if self._stop.is_set():
+            raise _Stopped
+        if not self._resumed.is_set():
+            await self._until_stopped(self._resumed.wait())
+
+    async def _pace(self) -> None:
+        while self.spec.pacing_s > 0:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(
+                    self._until_stopped(self._wake.wait()), self.spec.pacing_s / self.speed
+                )
+            except TimeoutError:
+                return
+
+    async def _until_stopped(self, work: Awaitable[Any]) -> Any:
+        """Await ``work`` unless stop comes first; then cancel it and unwind."""
+        task = asyncio.ensure_future(work)
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise _Stopped
+        return task.result()
+
+    # ----- committing and publishing ---------------------------------------------------
+
+    async def _say(self, content: str, round_no: int, phase: Phase, kind: MessageKind = "announcement") -> Message:
+        return await self._commit(role="moderator", content=content, round_no=round_no, phase=phase, kind=kind)
+
+    async def _commit(
+        self,
+        *,
+        role: str,
+        content: str,
+        round_no: int,
+        phase: Phase,
+        kind: MessageKind = "statement",
+        participant_id: str | None = None,
+        stance: Any = None,
+        responds_to_seq: int | None = None,
+        outcome: TurnOutcome | None = None,
+    ) -> Message:
+        async with self._commit_lock:
+            message = Message(
+                seq=self.events.next_seq(),
+                round=round_no,
+                phase=phase,
+                role=role,  # type: ignore[arg-type]
+                kind=kind,
+                participant_id=participant_id,
+                speaker_name=self.names[participant_id] if participant_id else "Moderator",
+                content=content,
+                stance=stance,
+                responds_to_seq=responds_to_seq,
+                prompt_tokens=outcome.prompt_tokens if outcome else 0,
+                completion_tokens=outcome.completion_tokens if outcome else 0,
+                cost_micro_usd=outcome.cost_micro_usd if outcome else 0,
+                provider=outcome.provider if outcome else None,
+                model=outcome.model if outcome else None,
+                simulated=outcome.simulated if outcome else False,
+                created_at=datetime.now(UTC),
+            )
+            await self.store.append(self.id, message, outcome)  # durable before visible
+            self.history.append(message)
+            self._count(message)
+            await self.events.publish(message)
+            return message
+
+    def _count(self, message: Message) -> None:
+        self.totals["prompt_tokens"] += message.prompt_tokens
+        self.totals["completion_tokens"] += message.completion_tokens
+        self.totals["cost_micro_usd"] += message.cost_micro_usd
+
+    async def _set_status(self, status: DiscussionStatus, reason: str | None = None) -> None:
+        if status is self.status:
+            return
+        self.status = transition(self.status, status)
+        self.reason = reason
+        await self.store.set_status(self.id, status, reason=reason, round_no=self.round or None, phase=self.phase)
+        await self.events.bump()
+
+    # ----- controls ---------------------------------------------------------------------
+
+    async def pause(self) -> DiscussionSnapshot:
+        self._require(DiscussionStatus.RUNNING, "pause")
+        self._resumed.clear()
+        await self._set_status(DiscussionStatus.PAUSED)
+        return self.snapshot()
+
+    async def resume(self) -> DiscussionSnapshot:
+        self._require(DiscussionStatus.PAUSED, "resume")
+        await self._set_status(DiscussionStatus.RUNNING)
+        self._resumed.set()
+        return self.snapshot()
+
+    async def stop(self, reason: str = "stopped by user") -> DiscussionSnapshot:
+        """Ask the loop to stop; it cancels the turn in flight and marks the run stopped."""
+        if self.status.is_terminal:
+            return self.snapshot()
+        if self.status is DiscussionStatus.INITIALIZED:
+            await self._set_status(DiscussionStatus.STOPPED, reason)
+        self._stop_reason = reason
+        self._stop.set()
+        return self.snapshot()
+
+    async def inject_question(self, question: str) -> Message:
+        """Commit the question now; every persona answers it in the next turns."""
+        question = question.strip()
+        if not question:
+            raise ValidationFailed("the question is empty", field="question")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ValidationFailed(
+                f"the question is longer than {MAX_QUESTION_CHARS} characters", field="question"
+            )
+        if self.status.is_terminal:
+            raise InvalidTransition(f"the discussion is {self.status.value}", field="status")
+        phase = self.phase or self.phases.phase_of(1)
+        message = await self._say(question, max(1, self.round), phase, kind="question")
+        order = self.planner.round_turns(max(1, self.round))
+        seen: list[str] = []
+        for slot in order + [TurnSlot(p.id) for p in self.setup.participants]:
+            if slot.participant_id not in seen:
+                seen.append(slot.participant_id)
+        self._questions.extend((pid, message) for pid in seen)
+        await self.events.bump()
+        return message
+
+    async def set_speed(self, speed: float) -> DiscussionSnapshot:
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            raise ValidationFailed(
+                f"speed must be between {MIN_SPEED} and {MAX_SPEED}", field="speed"
+            )
+        self.speed = speed
+        self._wake.set()
+        await self.events.bump()
+        return self.snapshot()
+
+    def _require(self, status: DiscussionStatus, action: str) -> None:
+        if self.status is not status:
+            raise InvalidTransition(
+                f"cannot {action} a {self.status.value} discussion", field="status"
+            )
+
+    # ----- watching ---------------------------------------------------------------------
+
+    def snapshot(self) -> DiscussionSnapshot:
+        return DiscussionSnapshot(
+            discussion_id=self.id,
+            status=self.status,
+            status_reason=self.reason,
+            round=self.round,
+            phase=self.phase,
+            last_seq=self.events.last_seq,
+            speed=self.speed,
+            pending_questions=len(self._questions),
+            version=self.events.version,
+            **self.totals,
+        )
+
+    async def events_since(
+        self, after_seq: int, known_version: int | None = None, timeout: float = 10.0
+    ) -> EventBatch:
+        """Message events after ``after_seq``; waits up to ``timeout`` for news."""
+        if not self.status.is_terminal:
+            await self.events.wait(after_seq, known_version, timeout)
+        return EventBatch(events=self.events.since(after_seq), snapshot=self.snapshot())

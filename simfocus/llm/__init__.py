@@ -1,0 +1,1 @@
+"""The LLM boundary: providers, pricing, budgets and the gateway core."""

@@ -1,0 +1,1 @@
+"""A persona's mind: its memory, its prompts and how it reads its own replies."""

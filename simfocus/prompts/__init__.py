@@ -1,0 +1,1 @@
+"""Prompts are data: jinja2 templates rendered by one pure function."""

@@ -1,0 +1,80 @@
+"""Rendering persona prompts from templates, with ``StrictUndefined``.
+
+The system prompt holds the persona's identity, stance and the topic: it does not change
+during a discussion, so it is a stable prefix that providers can cache. Everything that
+changes turn by turn (summary, recent messages, phase, mode, question) goes in the turn.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from simfocus.characters.schemas import CharacterConfig
+from simfocus.kit.models import ValueModel
+from simfocus.prompts import guidance
+from simfocus.topics.schemas import Topic
+
+
+class QuotedMessage(ValueModel):
+    seq: int
+    speaker: str
+    content: str
+
+
+class TurnPromptInputs(ValueModel):
+    name: str
+    round: int
+    max_rounds: int
+    phase: str
+    mode: str
+    side: str | None = None
+    summary: str = ""
+    own_points: tuple[str, ...] = ()
+    recent: tuple[QuotedMessage, ...] = ()
+    question: str | None = None
+    addressee: str | None = None
+    closing_statement: bool = False
+
+
+class RenderedPrompt(ValueModel):
+    system: str
+    user: str
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    env = Environment(
+        loader=PackageLoader("simfocus.prompts", "templates"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,  # plain text for a model, not HTML
+    )
+    env.filters["level"] = guidance.level
+    return env
+
+
+def render_system_prompt(character: CharacterConfig, topic: Topic) -> str:
+    return _env().get_template("system.j2").render(
+        c=character.model_dump(mode="json"),
+        topic=topic.model_dump(mode="json"),
+        stance_guidance=guidance.STANCE,
+        style_guidance=guidance.STYLE,
+        behavior_guidance=guidance.BEHAVIOR,
+    ).strip()
+
+
+def render_turn_prompt(inputs: TurnPromptInputs) -> str:
+    return _env().get_template("turn.j2").render(
+        **inputs.model_dump(mode="json"),
+        phase_guidance=guidance.PHASE,
+        mode_guidance=guidance.MODE,
+    ).strip()
+
+
+def render_prompt(character: CharacterConfig, topic: Topic, turn: TurnPromptInputs) -> RenderedPrompt:
+    """The whole prompt of one turn: the stable system prefix and the turn message."""
+    return RenderedPrompt(system=render_system_prompt(character, topic), user=render_turn_prompt(turn))

@@ -1,0 +1,52 @@
+"""The one ``Settings`` object. Read from the environment (prefix ``SIMFOCUS_``) once, at
+the composition root, and passed down explicitly: actors get it as an argument."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_path
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SIMFOCUS_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    environment: str = Field(default="development", description="development | test | production")
+    data_dir: Path = Field(default_factory=lambda: user_data_path("simfocus", appauthor=False))
+    # Empty: an SQLite file in data_dir. Else any SQLAlchemy async URL, e.g.
+    # postgresql+asyncpg://user@host:5432/simfocus
+    database_url: str = ""
+    sqlite_busy_timeout_ms: int = 30_000
+    configs_dir: Path = REPO_CONFIGS
+
+    # Ray: empty starts a local cluster; else the cluster to join ("auto", "ray://host:10001").
+    ray_address: str = Field(
+        default="", validation_alias=AliasChoices("SIMFOCUS_RAY_ADDRESS", "RAY_ADDRESS")
+    )
+    ray_namespace: str = "simfocus"
+    gateway_name: str = "llm_gateway"
+
+    # Persona context: a stable prefix + a summary + a window of recent messages.
+    context_window_tokens: int = Field(default=900, ge=100)
+    summary_tokens: int = Field(default=300, ge=50)
+    report_budget_share: float = Field(default=0.1, ge=0, lt=1)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'simfocus.db'}"
+
+    @property
+    def pricing_file(self) -> Path:
+        return self.configs_dir / "pricing.yaml"
+
+    @property
+    def characters_dir(self) -> Path:
+        return self.configs_dir / "characters"

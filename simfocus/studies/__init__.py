@@ -1,0 +1,1 @@
+"""Study files: a topic, a panel and how the discussion runs, in YAML."""

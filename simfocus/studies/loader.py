@@ -1,0 +1,87 @@
+"""Loading a study file and resolving its panel against the persona templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from simfocus.characters.schemas import CharacterConfig
+from simfocus.characters.templates import TemplateLibrary
+from simfocus.kit.validation import describe
+from simfocus.studies.errors import StudyInvalid
+from simfocus.studies.schemas import Study, StudyFile
+
+
+def load_study(path: Path, templates: TemplateLibrary, overrides: dict[str, Any] | None = None) -> Study:
+    """Read, validate and resolve ``path``; ``overrides`` patch its ``discussion`` section.
+
+    Raises ``StudyInvalid`` with every problem, each as ``file: field: message``.
+    """
+    raw = _read_yaml(path)
+    if overrides:
+        raw["discussion"] = {**(raw.get("discussion") or {}), **overrides}
+    try:
+        study = StudyFile.model_validate(raw)
+    except ValidationError as e:
+        raise _invalid(path, describe(e)) from None
+    panel: list[CharacterConfig] = []
+    problems: list[tuple[str, str]] = []
+    for i, entry in enumerate(study.panel):
+        if entry.character is not None:
+            panel.append(entry.character)
+            continue
+        assert entry.template is not None
+        base = templates.get(entry.template)
+        if base is None:
+            known = ", ".join(templates.ids()) or "none"
+            problems.append((f"panel[{i}].template", f"unknown template {entry.template!r} (known: {known})"))
+            continue
+        try:
+            panel.append(CharacterConfig.model_validate(deep_merge(base.model_dump(mode="json"), entry.overrides)))
+        except ValidationError as e:
+            problems += describe(e, ("panel", i, "overrides"))
+    if problems:
+        raise _invalid(path, problems)
+    names = [c.name for c in panel]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise _invalid(path, [("panel", f"two panelists share the name {duplicates[0]!r}; override 'name'")])
+    return Study(
+        name=study.name or study.topic.title,
+        topic=study.topic,
+        panel=panel,
+        discussion=study.discussion,
+    )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyInvalid(f"{path}: no such file", field="study") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StudyInvalid(f"{path}: cannot read: {e}", field="study") from None
+    except yaml.YAMLError as e:
+        raise StudyInvalid(f"{path}: not valid YAML: {e}", field="study") from None
+    if not isinstance(raw, dict):
+        raise StudyInvalid(f"{path}: a study file is a YAML mapping with topic, panel and discussion", field="study")
+    return raw
+
+
+def _invalid(path: Path, problems: list[tuple[str, str]]) -> StudyInvalid:
+    lines = [f"{path}: {field}: {msg}" for field, msg in problems]
+    return StudyInvalid("\n".join(lines), field=problems[0][0])
+
+
+def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``patch`` laid over it, nested mappings merged key by key."""
+    merged = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

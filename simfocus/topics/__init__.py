@@ -1,0 +1,1 @@
+"""What the focus group talks about."""

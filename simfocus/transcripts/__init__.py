@@ -1,0 +1,1 @@
+"""Transcripts: what a discussion said, as JSON and Markdown files."""

@@ -1,0 +1,99 @@
+"""Shared fixtures: settings on a temporary data dir, the stores, one Ray cluster."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from simfocus.characters.templates import TemplateLibrary
+from simfocus.settings import REPO_CONFIGS, Settings
+from simfocus.store.engine import create_engine
+from simfocus.store.migrate import upgrade
+
+PG_URL = os.environ.get("SIMFOCUS_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("simfocus-data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    """SQLite in a temporary data dir; what the Ray tests' actors get too."""
+    return Settings(environment="test", data_dir=data_dir, database_url="", configs_dir=REPO_CONFIGS)
+
+
+@pytest.fixture(scope="session")
+def templates() -> TemplateLibrary:
+    return TemplateLibrary.load(REPO_CONFIGS / "characters")
+
+
+@pytest.fixture(scope="session")
+async def sqlite_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def pg_engine() -> AsyncIterator[AsyncEngine | None]:
+    """PostgreSQL in a schema of its own for this run, dropped at the end."""
+    if not PG_URL:
+        yield None
+        return
+    schema = f"simfocus_test_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_async_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        await upgrade(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+def store_params() -> list[object]:
+    params: list[object] = ["sqlite"]
+    params.append(
+        pytest.param("postgresql", marks=pytest.mark.skipif(not PG_URL, reason="SIMFOCUS_TEST_DATABASE_URL not set"))
+    )
+    return params
+
+
+@pytest.fixture(params=store_params())
+async def engine(
+    request: pytest.FixtureRequest, sqlite_engine: AsyncEngine, pg_engine: AsyncEngine | None
+) -> AsyncEngine:
+    """Each store test runs on SQLite and, when configured, on PostgreSQL."""
+    if request.param == "postgresql":
+        assert pg_engine is not None
+        return pg_engine
+    return sqlite_engine
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray cluster for the whole session."""
+    import ray
+
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        namespace=f"simfocus-test-{uuid.uuid4().hex[:6]}",
+        logging_level="ERROR",
+        log_to_driver=False,
+    )
+    yield
+    ray.shutdown()
