@@ -178,13 +178,16 @@ class DiscussionRunner:
         if not self._resumed.is_set():
             await self._until_stopped(self._resumed.wait())
 
+    def pacing_delay(self) -> float:
+        """Seconds between turns: the study's pacing scaled by the current speed."""
+        return self.spec.pacing_s / self.speed
+
     async def _pace(self) -> None:
-        while self.spec.pacing_s > 0:
+        # A speed change wakes the wait and it restarts with the new delay.
+        while self.pacing_delay() > 0:
             self._wake.clear()
             try:
-                await asyncio.wait_for(
-                    self._until_stopped(self._wake.wait()), self.spec.pacing_s / self.speed
-                )
+                await asyncio.wait_for(self._until_stopped(self._wake.wait()), self.pacing_delay())
             except TimeoutError:
                 return
 

@@ -143,9 +143,9 @@ def compose_reply(h: SimulationHints, rng: random.Random) -> str:
         parts.append(rng.choice(h.views))
     if h.mode == "creative":
         parts.append(rng.choice(CREATIVE_IDEAS))
-    if h.closing_statement:
-        parts.append(rng.choice(STATEMENTS).format(**fill))
     body = " ".join(_capitalise(p) for p in parts)
+    if h.closing_statement:
+        body += "\n" + rng.choice(STATEMENTS).format(**fill)
     return f"{body}\nSTANCE: {_next_stance(h, rng)}"
 
 
@@ -179,7 +179,7 @@ def _gist(text: str, words: int = 14) -> str:
 
 def _lower_first(text: str) -> str:
     """'A weekly kit' → 'a weekly kit', but 'NHS app' and 'iPhone' stay as they are."""
-    if len(text) > 1 and text[0].isupper() and text[1].islower():
+    if text.startswith("A ") or (len(text) > 1 and text[0].isupper() and text[1].islower()):
         return text[0].lower() + text[1:]
     return text
 

@@ -1,0 +1,112 @@
+"""The ``simfocus`` command, as a user runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
+
+from simfocus.cli import app
+from simfocus.settings import REPO_CONFIGS, Settings
+from simfocus.store.engine import create_engine
+from simfocus.store.migrate import upgrade
+from simfocus.store.models import DiscussionRow
+
+runner = CliRunner()
+
+
+def env_for(data_dir: Path) -> dict[str, str]:
+    return {"SIMFOCUS_DATA_DIR": str(data_dir), "SIMFOCUS_DATABASE_URL": ""}
+
+
+def small_study(tmp_path: Path, **discussion: object) -> Path:
+    data = yaml.safe_load((REPO_CONFIGS / "studies" / "meal_kit_free.yaml").read_text())
+    data["panel"] = data["panel"][:3]
+    data["discussion"].update({"max_rounds": 2, "pacing_s": 0, "provider": {"name": "simulated", "latency_ms": 0}})
+    data["discussion"].update(discussion)
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_cluster")
+def test_run_prints_live_and_writes_the_transcript(tmp_path: Path, settings: Settings) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        ["run", str(small_study(tmp_path)), "--mode", "consensus", "--rounds", "3", "--seed", "5", "--out", str(out)],
+        env={"SIMFOCUS_DATA_DIR": str(settings.data_dir)},
+    )
+    assert result.exit_code == 0, result.output
+    assert "simulated" in result.output
+    assert "Moderator" in result.output and "completed" in result.output
+    transcript = json.loads((out / "transcript.json").read_text())
+    assert transcript["status"] == "completed" and transcript["simulated"] is True
+    assert transcript["spec"]["mode"] == "consensus" and transcript["spec"]["max_rounds"] == 3
+    persona = [m for m in transcript["messages"] if m["role"] == "persona"]
+    assert len(persona) == 9
+    for m in persona:
+        assert {"seq", "round", "phase", "speaker", "content", "prompt_tokens", "completion_tokens"} <= set(m)
+        assert m["content"] in result.output.replace("\n", " ") or m["speaker"] in result.output
+    assert transcript["usage"]["prompt_tokens"] == sum(m["prompt_tokens"] for m in transcript["messages"])
+    assert transcript["usage"]["cost_usd"] > 0
+    md = (out / "transcript.md").read_text()
+    assert "Simulated" in md and persona[0]["content"] in md
+
+
+async def test_a_bad_study_exits_2_naming_file_and_field_and_writes_nothing(tmp_path: Path) -> None:
+    study = small_study(tmp_path, max_rounds=500)
+    data_dir = tmp_path / "data"
+    result = subprocess.run(
+        [sys.executable, "-m", "simfocus", "run", str(study)],
+        capture_output=True, text=True, env={**env_for(data_dir), "PATH": "/usr/bin:/bin"}, timeout=60,
+    )
+    assert result.returncode == 2
+    assert str(study) in result.stderr and "discussion.max_rounds" in result.stderr
+    assert "Traceback" not in result.stderr
+    # nothing half-written: the store was not even created
+    assert not (data_dir / "simfocus.db").exists()
+
+
+def test_unknown_template_and_mode_are_clear(tmp_path: Path) -> None:
+    data = yaml.safe_load(small_study(tmp_path).read_text())
+    data["panel"][1] = {"template": "wizard"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    result = runner.invoke(app, ["run", str(bad)], env=env_for(tmp_path / "d"))
+    assert result.exit_code == 2
+    assert "panel[1].template" in result.output and "wizard" in result.output
+    result = runner.invoke(app, ["run", str(bad), "--mode", "shouting"], env=env_for(tmp_path / "d"))
+    assert result.exit_code == 2
+
+
+def test_templates_lists_the_personas() -> None:
+    result = runner.invoke(app, ["templates"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "night_shift_nurse" in result.output and "software_engineer" in result.output
+
+
+def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = runner.invoke(app, ["db", "upgrade"], env=env_for(tmp_path))
+        assert result.exit_code == 0, result.output
+        assert "revision 0001" in result.output
+
+    async def count() -> int | None:
+        engine: AsyncEngine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'simfocus.db'}")
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            n = await conn.scalar(select(func.count()).select_from(DiscussionRow))
+        await engine.dispose()
+        return n
+
+    assert asyncio.run(count()) == 0
