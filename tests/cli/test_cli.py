@@ -110,3 +110,35 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
         return n
 
     assert asyncio.run(count()) == 0
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_transcript(tmp_path: Path) -> None:
+    """A real `simfocus run` in its own process (and its own local Ray), interrupted."""
+    import os
+    import signal
+    import time
+
+    study = small_study(tmp_path, max_rounds=40, provider={"name": "simulated", "latency_ms": 300})
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simfocus", "run", str(study), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **env_for(tmp_path / "data"), "COLUMNS": "200"},
+    )
+    assert proc.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:  # wait until the discussion is visibly under way
+        seen.append(line)
+        if "#4 " in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    output = "".join(seen) + rest
+    assert proc.returncode == 0, output
+    assert "Stopping" in output and "stopped" in output
+    transcript = json.loads((out / "transcript.json").read_text())
+    assert transcript["status"] == "stopped"
+    assert "Ctrl-C" in transcript["status_reason"]
+    assert len(transcript["messages"]) >= 4
+    assert [m["seq"] for m in transcript["messages"]] == list(range(1, len(transcript["messages"]) + 1))
