@@ -26,7 +26,12 @@ def gateway_actor(settings: Settings) -> Any:
     """The named gateway, created on first use and shared by every discussion."""
     return (
         ray.remote(**IO_BOUND)(LLMGatewayActor)
-        .options(name=settings.gateway_name, get_if_exists=True, lifetime="detached", max_concurrency=1000)
+        .options(
+            name=settings.gateway_name,
+            get_if_exists=True,
+            lifetime="detached",
+            max_concurrency=1000,
+        )
         .remote(settings)
     )
 

@@ -64,6 +64,8 @@ class ModeratorActor:
             self.personas[p.id] = persona_cls.options(
                 name=persona_name(self.discussion_id, p.position, p.character.name)
             ).remote(p, setup.topic, setup.spec, self.settings, self.gateway)
+        # Seated means ready: a persona that cannot start fails start(), not turn one.
+        await asyncio.gather(*(h.check_health.remote() for h in self.personas.values()))
         spent = sum(m.cost_micro_usd for m in history)
         await self.gateway.open_budget.remote(
             self.discussion_id,
@@ -71,7 +73,9 @@ class ModeratorActor:
             self.settings.report_budget_share,
             spent,
         )
-        self.runner = DiscussionRunner(setup, DiscussionStore(sessions), self._speak, history=history)
+        self.runner = DiscussionRunner(
+            setup, DiscussionStore(sessions), self._speak, history=history
+        )
         self._task = asyncio.create_task(self.runner.run())
         return self.runner.snapshot()
 

@@ -27,7 +27,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def settings(data_dir: Path) -> Settings:
     """SQLite in a temporary data dir; what the Ray tests' actors get too."""
-    return Settings(environment="test", data_dir=data_dir, database_url="", configs_dir=REPO_CONFIGS)
+    return Settings(
+        environment="test", data_dir=data_dir, database_url="", configs_dir=REPO_CONFIGS
+    )
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +69,10 @@ async def pg_engine() -> AsyncIterator[AsyncEngine | None]:
 def store_params() -> list[object]:
     params: list[object] = ["sqlite"]
     params.append(
-        pytest.param("postgresql", marks=pytest.mark.skipif(not PG_URL, reason="SIMFOCUS_TEST_DATABASE_URL not set"))
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(not PG_URL, reason="SIMFOCUS_TEST_DATABASE_URL not set"),
+        )
     )
     return params
 

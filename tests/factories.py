@@ -9,8 +9,13 @@ from simfocus.llm.schemas import ProviderConfig
 from simfocus.studies.schemas import Study
 from simfocus.topics.schemas import Topic
 
-DEFAULT_PANEL = ["software_engineer", "small_business_owner", "night_shift_nurse",
-                 "retired_teacher", "delivery_driver"]
+DEFAULT_PANEL = [
+    "software_engineer",
+    "small_business_owner",
+    "night_shift_nurse",
+    "retired_teacher",
+    "delivery_driver",
+]
 
 
 def create_character(name: str = "Test Person", **fields: object) -> CharacterConfig:

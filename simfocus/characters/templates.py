@@ -21,7 +21,9 @@ class TemplateLibrary:
         templates: dict[str, CharacterConfig] = {}
         for path in sorted(directory.glob("*.yaml")):
             try:
-                templates[path.stem] = CharacterConfig.model_validate(yaml.safe_load(path.read_text()))
+                templates[path.stem] = CharacterConfig.model_validate(
+                    yaml.safe_load(path.read_text())
+                )
             except ValidationError as e:
                 field, msg = describe(e)[0]
                 raise ValidationFailed(f"{path}: {field}: {msg}", field=field) from None

@@ -24,7 +24,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Manage the store (SQLite by default, PostgreSQL by URL).", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Manage the store (SQLite by default, PostgreSQL by URL).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 
 console = Console()
@@ -42,14 +44,24 @@ def _fail(message: str, hint: str | None = None) -> typer.Exit:
 
 @app.command()
 def run(
-    study: Annotated[Path, typer.Argument(help="A study file, e.g. configs/studies/meal_kit_free.yaml")],
+    study: Annotated[
+        Path, typer.Argument(help="A study file, e.g. configs/studies/meal_kit_free.yaml")
+    ],
     mode: Annotated[Mode | None, typer.Option(help="Override the study's mode.")] = None,
     rounds: Annotated[int | None, typer.Option(help="Override max_rounds (1-100).")] = None,
-    provider: Annotated[str | None, typer.Option(help="simulated (default), openai or anthropic.")] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="simulated (default), openai or anthropic.")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="The model name for the provider.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for turn order and simulated replies.")] = None,
-    budget: Annotated[float | None, typer.Option(help="Budget in USD; the run stops before it would overspend.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: a new folder under ./runs/).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for turn order and simulated replies.")
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="Budget in USD; the run stops before it would overspend.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: a new folder under ./runs/).")
+    ] = None,
 ) -> None:
     """Run a focus group from a study file, printing each message live.
 
@@ -77,7 +89,9 @@ def run(
     try:
         loaded = load_study(study, TemplateLibrary.load(settings.characters_dir), overrides)
     except SimfocusError as e:
-        raise _fail(e.message, "Fix the study file (see configs/studies/ for examples) and run again.") from None
+        raise _fail(
+            e.message, "Fix the study file (see configs/studies/ for examples) and run again."
+        ) from None
     raise typer.Exit(run_discussion(settings, loaded, out, console))
 
 
@@ -104,8 +118,15 @@ def templates() -> None:
     for column in ("template", "name", "age", "profession", "stance", "style", "behaviour"):
         table.add_column(column)
     for template_id, c in library.items():
-        table.add_row(template_id, c.name, str(c.age), c.profession, c.stance.value,
-                      c.expression_style.value, c.behavior_pattern.value)
+        table.add_row(
+            template_id,
+            c.name,
+            str(c.age),
+            c.profession,
+            c.stance.value,
+            c.expression_style.value,
+            c.behavior_pattern.value,
+        )
     console.print(table)
 
 
@@ -128,8 +149,10 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     try:
         now = asyncio.run(go())
     except Exception as e:
-        raise _fail(f"cannot migrate {_safe_url(settings)}: {e}",
-                    "Check SIMFOCUS_DATABASE_URL and that the database is running.") from None
+        raise _fail(
+            f"cannot migrate {_safe_url(settings)}: {e}",
+            "Check SIMFOCUS_DATABASE_URL and that the database is running.",
+        ) from None
     console.print(f"store at {_safe_url(settings)} is at revision {now}")
 
 

@@ -33,7 +33,9 @@ SPEAKER_COLOURS = ["magenta", "blue", "green", "cyan", "yellow", "bright_red", "
 
 async def prepare_store(settings: Settings, study: Study) -> DiscussionSetup:
     """Migrate the store and commit the new discussion with its panel (one transaction)."""
-    engine = create_engine(settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = create_engine(
+        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
     try:
         await upgrade(engine)
         async with session_factory(engine)() as session, session.begin():
@@ -43,7 +45,9 @@ async def prepare_store(settings: Settings, study: Study) -> DiscussionSetup:
 
 
 async def read_transcript(settings: Settings, discussion_id: str) -> Transcript:
-    engine = create_engine(settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = create_engine(
+        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
     try:
         async with session_factory(engine)() as session:
             return await load_transcript(DiscussionRepository(session), discussion_id)
@@ -80,7 +84,9 @@ class LivePrinter:
         colour = self.colours.get(m["speaker_name"], "white")
         stance = m.get("stance")
         tag = f" [{STANCE_COLOURS.get(stance, 'white')}]({stance})[/]" if stance else ""
-        self.console.print(f"{head}[bold {colour}]{escape(m['speaker_name'])}[/]{tag}: {escape(m['content'])}")
+        self.console.print(
+            f"{head}[bold {colour}]{escape(m['speaker_name'])}[/]{tag}: {escape(m['content'])}"
+        )
 
 
 def follow(moderator: Any, printer: LivePrinter, console: Console) -> DiscussionSnapshot:
@@ -99,8 +105,10 @@ def follow(moderator: Any, printer: LivePrinter, console: Console) -> Discussion
             if stopping:
                 raise
             stopping = True
-            console.print("\n[yellow]Stopping: finishing up and keeping the transcript "
-                          "(Ctrl-C again to abort)…[/]")
+            console.print(
+                "\n[yellow]Stopping: finishing up and keeping the transcript "
+                "(Ctrl-C again to abort)…[/]"
+            )
             ray.get(moderator.stop.remote("stopped from the command line (Ctrl-C)"))
 
 

@@ -7,7 +7,7 @@ from simfocus.topics.schemas import Topic
 
 MODE_INTRO = {
     Mode.FREE: "Speak freely and react to each other.",
-    Mode.STRUCTURED: "We will hear the arguments for and against in turn; please answer each other.",
+    Mode.STRUCTURED: "We will hear the arguments for and against in turn: answer each other.",
     Mode.CREATIVE: "Let's build on each other's ideas: 'yes, and', no shooting ideas down.",
     Mode.CONSENSUS: "Our aim is to find common ground and end with a statement we can all share.",
 }

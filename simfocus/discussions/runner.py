@@ -51,6 +51,16 @@ MIN_SPEED, MAX_SPEED = 0.1, 10.0
 MAX_QUESTION_CHARS = 2000
 
 
+def _done() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
+
+
+def _reason(error: BaseException) -> str:
+    return error.message if isinstance(error, SimfocusError) else f"{type(error).__name__}: {error}"
+
+
 class _Stopped(Exception):
     """The run was asked to stop; unwinds the loop to the stop handling."""
 
@@ -70,9 +80,7 @@ class DiscussionRunner:
         self.store = store
         self.speak = speak
         self.phases = PhasePlan.for_rounds(self.spec.max_rounds)
-        self.planner = TurnPlanner(
-            self.spec.mode, setup.participants, self.phases, self.spec.seed
-        )
+        self.planner = TurnPlanner(self.spec.mode, setup.participants, self.phases, self.spec.seed)
         self.names = {p.id: p.character.name for p in setup.participants}
         self.history: list[Message] = list(history or [])
         self.events = EventLog(self.history)
@@ -90,7 +98,7 @@ class DiscussionRunner:
         self._resumed.set()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()  # speed changed: re-evaluate the pacing wait
-        self._commit_lock = asyncio.Lock()
+        self._persisted: asyncio.Future[None] = _done()
         self._stop_reason: str | None = None
 
     # ----- the loop -------------------------------------------------------------------
@@ -111,16 +119,25 @@ class DiscussionRunner:
             for round_no in range(start, self.phases.max_rounds + 1):
                 await self._run_round(round_no)
             await self._answer_questions()
+            await self._persisted
             await self._set_status(DiscussionStatus.COMPLETED)
         except _Stopped:
-            await self._set_status(DiscussionStatus.STOPPED, self._stop_reason or "stopped by user")
+            await self._finish(DiscussionStatus.STOPPED, self._stop_reason or "stopped by user")
         except BudgetExhausted as e:
-            await self._set_status(DiscussionStatus.STOPPED, e.message)
+            await self._finish(DiscussionStatus.STOPPED, e.message)
         except Exception as e:  # keep the transcript, say why
             logger.exception("discussion %s failed", self.id)
-            reason = e.message if isinstance(e, SimfocusError) else f"{type(e).__name__}: {e}"
-            await self._set_status(DiscussionStatus.FAILED, reason)
+            await self._finish(DiscussionStatus.FAILED, _reason(e))
         return self.snapshot()
+
+    async def _finish(self, status: DiscussionStatus, reason: str) -> None:
+        """End the run once everything already said is committed (or failed to be)."""
+        try:
+            await self._persisted
+        except Exception as e:
+            logger.exception("discussion %s: a message could not be committed", self.id)
+            status, reason = DiscussionStatus.FAILED, f"the store failed: {_reason(e)}"
+        await self._set_status(status, reason)
 
     async def _run_round(self, round_no: int) -> None:
         phase = self.phases.phase_of(round_no)
@@ -159,20 +176,21 @@ class DiscussionRunner:
         )
         outcome = await self._until_stopped(self.speak(pid, request))
         self._cursor[pid] = len(self.history)
-        await self._commit(
+        self._record(
             role="persona",
             content=outcome.content,
             round_no=self.round,
             phase=self.phase,
             participant_id=pid,
             stance=outcome.stance,
-            responds_to_seq=(question or addressee).seq if (question or addressee) else None,
+            responds_to_seq=answered.seq if (answered := question or addressee) else None,
             outcome=outcome,
         )
         await self._pace()
 
     async def _boundary(self) -> None:
         """A turn boundary: honour stop, then wait out a pause."""
+        self._check_persisted()
         if self._stop.is_set():
             raise _Stopped
         if not self._resumed.is_set():
@@ -207,10 +225,17 @@ class DiscussionRunner:
 
     # ----- committing and publishing ---------------------------------------------------
 
-    async def _say(self, content: str, round_no: int, phase: Phase, kind: MessageKind = "announcement") -> Message:
-        return await self._commit(role="moderator", content=content, round_no=round_no, phase=phase, kind=kind)
+    async def _say(
+        self, content: str, round_no: int, phase: Phase, kind: MessageKind = "announcement"
+    ) -> Message:
+        """A moderator message, returned once it is committed."""
+        message = self._record(
+            role="moderator", content=content, round_no=round_no, phase=phase, kind=kind
+        )
+        await self._persisted
+        return message
 
-    async def _commit(
+    def _record(
         self,
         *,
         role: str,
@@ -223,31 +248,47 @@ class DiscussionRunner:
         responds_to_seq: int | None = None,
         outcome: TurnOutcome | None = None,
     ) -> Message:
-        async with self._commit_lock:
-            message = Message(
-                seq=self.events.next_seq(),
-                round=round_no,
-                phase=phase,
-                role=role,  # type: ignore[arg-type]
-                kind=kind,
-                participant_id=participant_id,
-                speaker_name=self.names[participant_id] if participant_id else "Moderator",
-                content=content,
-                stance=stance,
-                responds_to_seq=responds_to_seq,
-                prompt_tokens=outcome.prompt_tokens if outcome else 0,
-                completion_tokens=outcome.completion_tokens if outcome else 0,
-                cost_micro_usd=outcome.cost_micro_usd if outcome else 0,
-                provider=outcome.provider if outcome else None,
-                model=outcome.model if outcome else None,
-                simulated=outcome.simulated if outcome else False,
-                created_at=datetime.now(UTC),
-            )
-            await self.store.append(self.id, message, outcome)  # durable before visible
-            self.history.append(message)
-            self._count(message)
-            await self.events.publish(message)
-            return message
+        """Give a message the next seq and queue it for commit, then publication.
+
+        Commits run one after another in seq order, each published only once it is
+        durable. The next turn does not wait for them: the persona's model call overlaps
+        the commit of the message before it, which hides the store's latency.
+        """
+        message = Message(
+            seq=len(self.history) + 1,
+            round=round_no,
+            phase=phase,
+            role=role,  # type: ignore[arg-type]
+            kind=kind,
+            participant_id=participant_id,
+            speaker_name=self.names[participant_id] if participant_id else "Moderator",
+            content=content,
+            stance=stance,
+            responds_to_seq=responds_to_seq,
+            prompt_tokens=outcome.prompt_tokens if outcome else 0,
+            completion_tokens=outcome.completion_tokens if outcome else 0,
+            cost_micro_usd=outcome.cost_micro_usd if outcome else 0,
+            provider=outcome.provider if outcome else None,
+            model=outcome.model if outcome else None,
+            simulated=outcome.simulated if outcome else False,
+            created_at=datetime.now(UTC),
+        )
+        self.history.append(message)
+        self._persisted = asyncio.ensure_future(self._persist(self._persisted, message, outcome))
+        return message
+
+    async def _persist(
+        self, previous: asyncio.Future[None], message: Message, outcome: TurnOutcome | None
+    ) -> None:
+        await previous  # a failed commit fails every later one: no gaps in seq
+        await self.store.append(self.id, message, outcome)  # durable before visible
+        self._count(message)
+        await self.events.publish(message)
+
+    def _check_persisted(self) -> None:
+        """Raise a commit failure at the next turn instead of at the end."""
+        if self._persisted.done() and self._persisted.exception() is not None:
+            self._persisted.result()
 
     def _count(self, message: Message) -> None:
         self.totals["prompt_tokens"] += message.prompt_tokens
@@ -259,7 +300,9 @@ class DiscussionRunner:
             return
         self.status = transition(self.status, status)
         self.reason = reason
-        await self.store.set_status(self.id, status, reason=reason, round_no=self.round or None, phase=self.phase)
+        await self.store.set_status(
+            self.id, status, reason=reason, round_no=self.round or None, phase=self.phase
+        )
         await self.events.bump()
 
     # ----- controls ---------------------------------------------------------------------

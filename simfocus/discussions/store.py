@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from simfocus.discussions.repository import DiscussionRepository
 from simfocus.discussions.schemas import DiscussionStatus, Message, Phase
 from simfocus.personas.schemas import TurnOutcome
-from simfocus.store.models import LLMCallRow
 
 
 class DiscussionStore:
@@ -22,19 +21,17 @@ class DiscussionStore:
             repo = DiscussionRepository(session)
             await repo.add_message(discussion_id, message)
             if outcome is not None:
-                repo.log_call(
-                    LLMCallRow(
-                        discussion_id=discussion_id,
-                        participant_id=outcome.participant_id,
-                        purpose="turn",
-                        provider=outcome.provider,
-                        model=outcome.model,
-                        prompt_tokens=outcome.prompt_tokens,
-                        completion_tokens=outcome.completion_tokens,
-                        cost_micro_usd=outcome.cost_micro_usd,
-                        latency_ms=outcome.latency_ms,
-                        status="ok",
-                    )
+                await repo.log_call(
+                    discussion_id=discussion_id,
+                    participant_id=outcome.participant_id,
+                    purpose="turn",
+                    provider=outcome.provider,
+                    model=outcome.model,
+                    prompt_tokens=outcome.prompt_tokens,
+                    completion_tokens=outcome.completion_tokens,
+                    cost_micro_usd=outcome.cost_micro_usd,
+                    latency_ms=outcome.latency_ms,
+                    status="ok",
                 )
 
     async def set_status(

@@ -20,7 +20,9 @@ def describe(error: ValidationError, prefix: tuple[int | str, ...] = ()) -> list
     """(field, message) for each problem, with the input shown for value errors."""
     problems = []
     for item in error.errors():
-        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = tuple(
+            p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+        )
         msg = item["msg"]
         if item["type"] not in ("missing", "extra_forbidden") and "input" in item:
             msg += f" (got {item['input']!r})"

@@ -33,5 +33,5 @@ class LLMProvider(ABC):
         yield completion.text
         yield completion
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
         """Release connections."""

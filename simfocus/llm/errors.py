@@ -1,10 +1,10 @@
 """The LLM error tree, mapped once at the provider boundary.
 
-    SimfocusError
-    └── LLMError (LLM_API_ERROR)
-        ├── BudgetExhausted (BUDGET_EXCEEDED)
-        ├── UnknownProvider (VALIDATION_ERROR)
-        └── … provider errors arrive with the gateway issue (rate limits, keys, context)
+SimfocusError
+└── LLMError (LLM_API_ERROR)
+    ├── BudgetExhausted (BUDGET_EXCEEDED)
+    ├── UnknownProvider (VALIDATION_ERROR)
+    └── … provider errors arrive with the gateway issue (rate limits, keys, context)
 """
 
 from __future__ import annotations

@@ -38,9 +38,7 @@ class Gateway:
         self.ledger.open(discussion_id, budget_micro_usd, report_share, spent)
 
     def budget_status(self, discussion_id: str) -> BudgetStatus:
-        return BudgetStatus(
-            self.ledger.spent(discussion_id), self.ledger.remaining(discussion_id)
-        )
+        return BudgetStatus(self.ledger.spent(discussion_id), self.ledger.remaining(discussion_id))
 
     def worst_case_cost(self, request: LLMRequest) -> int:
         c = request.completion

@@ -50,7 +50,7 @@ STANCE_POINTS: dict[str, list[str]] = {
     ],
     "critical_exploration": [
         "Before judging {topic}, I'd want to know what assumptions it rests on.",
-        "The interesting question about {topic} is what happens at the edges, not the average case.",
+        "The real question about {topic} is what happens at the edges, not the average case.",
         "Let's test {topic} against the hardest case we can think of, then decide.",
     ],
 }
@@ -107,11 +107,13 @@ CREATIVE_IDEAS = [
 ]
 
 QUESTION_ANSWERS: dict[str, list[str]] = {
-    "support": ["On the question \"{q}\": yes, and I'd say it strengthens the case."],
-    "oppose": ["On the question \"{q}\": no, and that is exactly my concern."],
-    "neutral": ["On the question \"{q}\": it depends, and I'd want to see data first."],
-    "critical_exploration": ["On the question \"{q}\": it's the right thing to ask, and the answer "
-                             "hinges on assumptions we haven't tested."],
+    "support": ['On the question "{q}": yes, and I\'d say it strengthens the case.'],
+    "oppose": ['On the question "{q}": no, and that is exactly my concern.'],
+    "neutral": ['On the question "{q}": it depends, and I\'d want to see data first.'],
+    "critical_exploration": [
+        'On the question "{q}": it\'s the right thing to ask, and the answer '
+        "hinges on assumptions we haven't tested."
+    ],
 }
 
 STATEMENTS = [
@@ -129,14 +131,20 @@ def compose_reply(h: SimulationHints, rng: random.Random) -> str:
         "topic": _topic_ref(h.topic_title),
         "field": rng.choice(h.fields) if h.fields else "day-to-day practice",
     }
-    parts = [_article(rng.choice(OPENERS.get(h.expression_style, OPENERS["formal"])).format(**fill))]
+    parts = [
+        _article(rng.choice(OPENERS.get(h.expression_style, OPENERS["formal"])).format(**fill))
+    ]
     if h.question:
-        parts.append(rng.choice(QUESTION_ANSWERS.get(h.stance, QUESTION_ANSWERS["neutral"]))
-                     .format(q=h.question.rstrip("?") + "?"))
+        parts.append(
+            rng.choice(QUESTION_ANSWERS.get(h.stance, QUESTION_ANSWERS["neutral"])).format(
+                q=h.question.rstrip("?") + "?"
+            )
+        )
     if h.addressee_name:
         point = _gist(h.addressee_point or "this matters")
-        parts.append(rng.choice(REACTIONS[_reaction(h, rng)]).format(name=h.addressee_name,
-                                                                     point=point))
+        parts.append(
+            rng.choice(REACTIONS[_reaction(h, rng)]).format(name=h.addressee_name, point=point)
+        )
     parts.append(rng.choice(PHASE_MOVES.get(h.phase, PHASE_MOVES["development"])).format(**fill))
     parts.append(rng.choice(STANCE_POINTS.get(h.stance, STANCE_POINTS["neutral"])).format(**fill))
     if h.views and rng.random() < 0.6:

@@ -139,4 +139,3 @@ class PersonaMind:
             model=result.model,
             simulated=result.simulated,
         )
-

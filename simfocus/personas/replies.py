@@ -7,8 +7,9 @@ import re
 from simfocus.characters.schemas import Stance
 from simfocus.kit.models import ValueModel
 
-_STANCE_LINE = re.compile(r"^\s*\**\s*stance\s*\**\s*[:=]\s*\**\s*([a-z_ ]+?)\s*\**\s*$",
-                          re.IGNORECASE | re.MULTILINE)
+_STANCE_LINE = re.compile(
+    r"^\s*\**\s*stance\s*\**\s*[:=]\s*\**\s*([a-z_ ]+?)\s*\**\s*$", re.IGNORECASE | re.MULTILINE
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _STATEMENT = re.compile(r"^\s*shared statement\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 
@@ -44,9 +45,7 @@ def key_point(text: str, max_words: int = 30, avoid: tuple[str, ...] = ()) -> st
     own = [
         s
         for s in body
-        if not any(name in s for name in avoid)
-        and not _STATEMENT.match(s)
-        and not s.endswith(":")
+        if not any(name in s for name in avoid) and not _STATEMENT.match(s) and not s.endswith(":")
     ]
     best = max(own or sentences, key=lambda s: len(s.split()))
     words = best.split()

@@ -58,23 +58,37 @@ def _env() -> Environment:
 
 
 def render_system_prompt(character: CharacterConfig, topic: Topic) -> str:
-    return _env().get_template("system.j2").render(
-        c=character.model_dump(mode="json"),
-        topic=topic.model_dump(mode="json"),
-        stance_guidance=guidance.STANCE,
-        style_guidance=guidance.STYLE,
-        behavior_guidance=guidance.BEHAVIOR,
-    ).strip()
+    return (
+        _env()
+        .get_template("system.j2")
+        .render(
+            c=character.model_dump(mode="json"),
+            topic=topic.model_dump(mode="json"),
+            stance_guidance=guidance.STANCE,
+            style_guidance=guidance.STYLE,
+            behavior_guidance=guidance.BEHAVIOR,
+        )
+        .strip()
+    )
 
 
 def render_turn_prompt(inputs: TurnPromptInputs) -> str:
-    return _env().get_template("turn.j2").render(
-        **inputs.model_dump(mode="json"),
-        phase_guidance=guidance.PHASE,
-        mode_guidance=guidance.MODE,
-    ).strip()
+    return (
+        _env()
+        .get_template("turn.j2")
+        .render(
+            **inputs.model_dump(mode="json"),
+            phase_guidance=guidance.PHASE,
+            mode_guidance=guidance.MODE,
+        )
+        .strip()
+    )
 
 
-def render_prompt(character: CharacterConfig, topic: Topic, turn: TurnPromptInputs) -> RenderedPrompt:
+def render_prompt(
+    character: CharacterConfig, topic: Topic, turn: TurnPromptInputs
+) -> RenderedPrompt:
     """The whole prompt of one turn: the stable system prefix and the turn message."""
-    return RenderedPrompt(system=render_system_prompt(character, topic), user=render_turn_prompt(turn))
+    return RenderedPrompt(
+        system=render_system_prompt(character, topic), user=render_turn_prompt(turn)
+    )

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 
 
 def create_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 2) -> AsyncEngine:
@@ -16,10 +15,14 @@ def create_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 2
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # Each process (CLI, moderator actor) opens its own connections; NullPool keeps
-        # none idle, so no writer holds the file between transactions.
-        engine = create_async_engine(url, poolclass=NullPool,
-                                     connect_args={"timeout": busy_timeout_ms / 1000})
+        # Each process (CLI, moderator actor) keeps a couple of connections: reconnecting
+        # per commit costs more than the commit. An idle connection holds no lock in WAL.
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=2,
+            connect_args={"timeout": busy_timeout_ms / 1000},
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine

@@ -87,7 +87,9 @@ class UserApiKey(Base):
 class TopicRow(Base):
     __tablename__ = "topics"
     id: Mapped[str] = _id()
-    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     context: Mapped[str] = mapped_column(Text, default="")
@@ -99,7 +101,9 @@ class TopicRow(Base):
 class CharacterRow(Base):
     __tablename__ = "characters"
     id: Mapped[str] = _id()
-    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(80))
     template_id: Mapped[str | None] = mapped_column(String(80))
     config: Mapped[dict[str, Any]] = mapped_column()
@@ -110,7 +114,9 @@ class CharacterRow(Base):
 class DiscussionRow(Base):
     __tablename__ = "discussions"
     id: Mapped[str] = _id()
-    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     topic_id: Mapped[str] = mapped_column(ForeignKey("topics.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     mode: Mapped[str] = mapped_column(String(20))
@@ -121,7 +127,9 @@ class DiscussionRow(Base):
     current_phase: Mapped[str | None] = mapped_column(String(20))
     llm_provider: Mapped[str] = mapped_column(String(32))
     llm_model: Mapped[str] = mapped_column(String(120))
-    api_key_id: Mapped[str | None] = mapped_column(ForeignKey("user_api_keys.id", ondelete="SET NULL"))
+    api_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("user_api_keys.id", ondelete="SET NULL")
+    )
     spec: Mapped[dict[str, Any]] = mapped_column()
     budget_micro_usd: Mapped[int | None] = mapped_column(BigInteger)
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -141,8 +149,12 @@ class ParticipantRow(Base):
     __tablename__ = "discussion_participants"
     __table_args__ = (UniqueConstraint("discussion_id", "position"),)
     id: Mapped[str] = _id()
-    discussion_id: Mapped[str] = mapped_column(ForeignKey("discussions.id", ondelete="CASCADE"), index=True)
-    character_id: Mapped[str | None] = mapped_column(ForeignKey("characters.id", ondelete="SET NULL"))
+    discussion_id: Mapped[str] = mapped_column(
+        ForeignKey("discussions.id", ondelete="CASCADE"), index=True
+    )
+    character_id: Mapped[str | None] = mapped_column(
+        ForeignKey("characters.id", ondelete="SET NULL")
+    )
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(80))
     character_snapshot: Mapped[dict[str, Any]] = mapped_column()  # as it was when seated
@@ -202,7 +214,9 @@ class ReportRow(Base):
 class ShareLink(Base):
     __tablename__ = "share_links"
     id: Mapped[str] = _id()
-    discussion_id: Mapped[str] = mapped_column(ForeignKey("discussions.id", ondelete="CASCADE"), index=True)
+    discussion_id: Mapped[str] = mapped_column(
+        ForeignKey("discussions.id", ondelete="CASCADE"), index=True
+    )
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -214,7 +228,9 @@ class ShareLink(Base):
 class AuditLog(Base):
     __tablename__ = "audit_logs"
     id: Mapped[str] = _id()
-    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     action: Mapped[str] = mapped_column(String(64))
     resource_type: Mapped[str | None] = mapped_column(String(32))
     resource_id: Mapped[str | None] = mapped_column(String(36))
@@ -227,7 +243,9 @@ class LLMCallRow(Base):
     __tablename__ = "llm_calls"
     __table_args__ = (Index("ix_llm_calls_discussion_created", "discussion_id", "created_at"),)
     id: Mapped[str] = _id()
-    discussion_id: Mapped[str | None] = mapped_column(ForeignKey("discussions.id", ondelete="CASCADE"))
+    discussion_id: Mapped[str | None] = mapped_column(
+        ForeignKey("discussions.id", ondelete="CASCADE")
+    )
     participant_id: Mapped[str | None] = mapped_column(
         ForeignKey("discussion_participants.id", ondelete="SET NULL")
     )

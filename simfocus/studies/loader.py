@@ -15,7 +15,9 @@ from simfocus.studies.errors import StudyInvalid
 from simfocus.studies.schemas import Study, StudyFile
 
 
-def load_study(path: Path, templates: TemplateLibrary, overrides: dict[str, Any] | None = None) -> Study:
+def load_study(
+    path: Path, templates: TemplateLibrary, overrides: dict[str, Any] | None = None
+) -> Study:
     """Read, validate and resolve ``path``; ``overrides`` patch its ``discussion`` section.
 
     Raises ``StudyInvalid`` with every problem, each as ``file: field: message``.
@@ -37,10 +39,16 @@ def load_study(path: Path, templates: TemplateLibrary, overrides: dict[str, Any]
         base = templates.get(entry.template)
         if base is None:
             known = ", ".join(templates.ids()) or "none"
-            problems.append((f"panel[{i}].template", f"unknown template {entry.template!r} (known: {known})"))
+            problems.append(
+                (f"panel[{i}].template", f"unknown template {entry.template!r} (known: {known})")
+            )
             continue
         try:
-            panel.append(CharacterConfig.model_validate(deep_merge(base.model_dump(mode="json"), entry.overrides)))
+            panel.append(
+                CharacterConfig.model_validate(
+                    deep_merge(base.model_dump(mode="json"), entry.overrides)
+                )
+            )
         except ValidationError as e:
             problems += describe(e, ("panel", i, "overrides"))
     if problems:
@@ -48,7 +56,9 @@ def load_study(path: Path, templates: TemplateLibrary, overrides: dict[str, Any]
     names = [c.name for c in panel]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise _invalid(path, [("panel", f"two panelists share the name {duplicates[0]!r}; override 'name'")])
+        raise _invalid(
+            path, [("panel", f"two panelists share the name {duplicates[0]!r}; override 'name'")]
+        )
     return Study(
         name=study.name or study.topic.title,
         topic=study.topic,
@@ -67,7 +77,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as e:
         raise StudyInvalid(f"{path}: not valid YAML: {e}", field="study") from None
     if not isinstance(raw, dict):
-        raise StudyInvalid(f"{path}: a study file is a YAML mapping with topic, panel and discussion", field="study")
+        raise StudyInvalid(
+            f"{path}: a study file is a YAML mapping with topic, panel and discussion",
+            field="study",
+        )
     return raw
 
 

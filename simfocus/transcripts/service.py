@@ -81,15 +81,19 @@ async def load_transcript(repo: DiscussionRepository, discussion_id: str) -> Tra
 
 
 def render_markdown(t: Transcript) -> str:
+    provider = t.spec.get("provider", {})
     lines = [f"# {t.name or t.topic.get('title', 'Discussion')}", ""]
     if t.simulated:
-        lines += ["> **Simulated**: these replies were written by simFocus's offline simulated "
-                  "provider, not by a language model.", ""]
+        lines += [
+            "> **Simulated**: these replies were written by simFocus's offline simulated "
+            "provider, not by a language model.",
+            "",
+        ]
     lines += [
         f"- Discussion: `{t.discussion_id}`",
         f"- Status: **{t.status}**" + (f" — {t.status_reason}" if t.status_reason else ""),
         f"- Mode: {t.spec.get('mode')} · rounds: {t.spec.get('max_rounds')} · "
-        f"model: {t.spec.get('provider', {}).get('name')}/{t.spec.get('provider', {}).get('model')}",
+        f"model: {provider.get('name')}/{provider.get('model')}",
         f"- Usage: {t.usage.prompt_tokens} prompt + {t.usage.completion_tokens} completion tokens, "
         f"${t.usage.cost_usd:.4f}",
         "",
@@ -100,8 +104,12 @@ def render_markdown(t: Transcript) -> str:
     ]
     if t.topic.get("description"):
         lines += [t.topic["description"], ""]
-    lines += ["## Panel", "", "| # | Name | Profession | Stance at start | Stance at end | Messages |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "## Panel",
+        "",
+        "| # | Name | Profession | Stance at start | Stance at end | Messages |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [
         f"| {p.position + 1} | {p.name} | {p.profession} | {p.initial_stance} | "
         f"{p.final_stance or '—'} | {p.message_count} |"

@@ -43,11 +43,14 @@ class Running:
             while last < seq:
                 batch = await self.moderator.events_since.remote(last, None, 2.0)
                 last = batch.snapshot.last_seq
+
         await asyncio.wait_for(until(), timeout)
 
 
 @pytest.fixture
-async def launch(settings: Settings, sqlite_engine: AsyncEngine) -> AsyncIterator[Callable[[Study], Any]]:
+async def launch(
+    settings: Settings, sqlite_engine: AsyncEngine
+) -> AsyncIterator[Callable[[Study], Any]]:
     started: list[Any] = []
     gateway = gateway_actor(settings)
 
@@ -80,8 +83,14 @@ async def test_each_mode_completes_with_the_planned_speakers(
     mode: Mode, launch: Callable[[Study], Any], templates: TemplateLibrary
 ) -> None:
     stances = PANELS[mode]
-    panel = [create_character(f"Person {i}", stance=s) for i, s in enumerate(stances)] if stances else None
-    personas = len(stances) if stances else {Mode.FREE: 5, Mode.CREATIVE: 3, Mode.CONSENSUS: 4}[mode]
+    panel = (
+        [create_character(f"Person {i}", stance=s) for i, s in enumerate(stances)]
+        if stances
+        else None
+    )
+    personas = (
+        len(stances) if stances else {Mode.FREE: 5, Mode.CREATIVE: 3, Mode.CONSENSUS: 4}[mode]
+    )
     study = create_study(templates, mode=mode, personas=personas, rounds=5, panel=panel, seed=9)
     run = await launch(study)
     snapshot = await run.moderator.wait_finished.remote(60)
@@ -167,7 +176,9 @@ async def test_a_budget_that_runs_out_stops_without_overspend(
     assert "budget exhausted" in (snapshot.status_reason or "")
     messages = await run.messages()
     assert sum(m.cost_micro_usd for m in messages) == snapshot.cost_micro_usd <= 3000
-    status = await ray.get_actor(settings.gateway_name).budget_status.remote(run.setup.discussion_id)
+    status = await ray.get_actor(settings.gateway_name).budget_status.remote(
+        run.setup.discussion_id
+    )
     assert status.spent_micro_usd == snapshot.cost_micro_usd
 
 
@@ -179,5 +190,7 @@ async def test_actors_are_named_and_personas_keep_their_own_memory(
     assert ray.get_actor(moderator_name(run.setup.discussion_id))
     states = [await run.moderator.persona_memory.remote(p.id) for p in run.setup.participants]
     assert all(s["turns_taken"] == 8 for s in states)
-    assert len({tuple(s["own_points"]) for s in states}) == 3, "each persona remembers its own words"
+    assert len({tuple(s["own_points"]) for s in states}) == 3, (
+        "each persona remembers its own words"
+    )
     assert all(s["summary"] for s in states), "earlier rounds were folded into a summary"

@@ -30,7 +30,9 @@ def env_for(data_dir: Path) -> dict[str, str]:
 def small_study(tmp_path: Path, **discussion: object) -> Path:
     data = yaml.safe_load((REPO_CONFIGS / "studies" / "meal_kit_free.yaml").read_text())
     data["panel"] = data["panel"][:3]
-    data["discussion"].update({"max_rounds": 2, "pacing_s": 0, "provider": {"name": "simulated", "latency_ms": 0}})
+    data["discussion"].update(
+        {"max_rounds": 2, "pacing_s": 0, "provider": {"name": "simulated", "latency_ms": 0}}
+    )
     data["discussion"].update(discussion)
     path = tmp_path / "small.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -43,7 +45,18 @@ def test_run_prints_live_and_writes_the_transcript(tmp_path: Path, settings: Set
     out = tmp_path / "out"
     result = runner.invoke(
         app,
-        ["run", str(small_study(tmp_path)), "--mode", "consensus", "--rounds", "3", "--seed", "5", "--out", str(out)],
+        [
+            "run",
+            str(small_study(tmp_path)),
+            "--mode",
+            "consensus",
+            "--rounds",
+            "3",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+        ],
         env={"SIMFOCUS_DATA_DIR": str(settings.data_dir)},
     )
     assert result.exit_code == 0, result.output
@@ -55,20 +68,33 @@ def test_run_prints_live_and_writes_the_transcript(tmp_path: Path, settings: Set
     persona = [m for m in transcript["messages"] if m["role"] == "persona"]
     assert len(persona) == 9
     for m in persona:
-        assert {"seq", "round", "phase", "speaker", "content", "prompt_tokens", "completion_tokens"} <= set(m)
+        assert {
+            "seq",
+            "round",
+            "phase",
+            "speaker",
+            "content",
+            "prompt_tokens",
+            "completion_tokens",
+        } <= set(m)
         assert m["content"] in result.output.replace("\n", " ") or m["speaker"] in result.output
-    assert transcript["usage"]["prompt_tokens"] == sum(m["prompt_tokens"] for m in transcript["messages"])
+    assert transcript["usage"]["prompt_tokens"] == sum(
+        m["prompt_tokens"] for m in transcript["messages"]
+    )
     assert transcript["usage"]["cost_usd"] > 0
     md = (out / "transcript.md").read_text()
     assert "Simulated" in md and persona[0]["content"] in md
 
 
-async def test_a_bad_study_exits_2_naming_file_and_field_and_writes_nothing(tmp_path: Path) -> None:
+def test_a_bad_study_exits_2_naming_file_and_field_and_writes_nothing(tmp_path: Path) -> None:
     study = small_study(tmp_path, max_rounds=500)
     data_dir = tmp_path / "data"
     result = subprocess.run(
         [sys.executable, "-m", "simfocus", "run", str(study)],
-        capture_output=True, text=True, env={**env_for(data_dir), "PATH": "/usr/bin:/bin"}, timeout=60,
+        capture_output=True,
+        text=True,
+        env={**env_for(data_dir), "PATH": "/usr/bin:/bin"},
+        timeout=60,
     )
     assert result.returncode == 2
     assert str(study) in result.stderr and "discussion.max_rounds" in result.stderr
@@ -85,7 +111,9 @@ def test_unknown_template_and_mode_are_clear(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(bad)], env=env_for(tmp_path / "d"))
     assert result.exit_code == 2
     assert "panel[1].template" in result.output and "wizard" in result.output
-    result = runner.invoke(app, ["run", str(bad), "--mode", "shouting"], env=env_for(tmp_path / "d"))
+    result = runner.invoke(
+        app, ["run", str(bad), "--mode", "shouting"], env=env_for(tmp_path / "d")
+    )
     assert result.exit_code == 2
 
 
@@ -122,7 +150,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_transcript(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "simfocus", "run", str(study), "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, **env_for(tmp_path / "data"), "COLUMNS": "200"},
     )
     assert proc.stdout is not None
@@ -141,4 +171,6 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_transcript(tmp_path: Path) -> None:
     assert transcript["status"] == "stopped"
     assert "Ctrl-C" in transcript["status_reason"]
     assert len(transcript["messages"]) >= 4
-    assert [m["seq"] for m in transcript["messages"]] == list(range(1, len(transcript["messages"]) + 1))
+    assert [m["seq"] for m in transcript["messages"]] == list(
+        range(1, len(transcript["messages"]) + 1)
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -14,7 +15,9 @@ def seat(*characters) -> list[Participant]:  # type: ignore[no-untyped-def]
     return [Participant(id=f"p{i}", position=i, character=c) for i, c in enumerate(characters)]
 
 
-def planner(mode: Mode, participants: list[Participant], rounds: int = 10, seed: int = 3) -> TurnPlanner:
+def planner(
+    mode: Mode, participants: list[Participant], rounds: int = 10, seed: int = 3
+) -> TurnPlanner:
     return TurnPlanner(mode, participants, PhasePlan.for_rounds(rounds), seed)
 
 
@@ -46,7 +49,7 @@ def test_free_mode_behaviour_shifts_turns_but_everyone_speaks_each_phase() -> No
     for r in range(1, rounds + 1):
         slots = p.round_turns(r)
         assert slots, "no round is empty"
-        for a, b in zip(slots, slots[1:], strict=False):
+        for a, b in itertools.pairwise(slots):
             assert a.participant_id != b.participant_id, "nobody speaks twice in a row"
         talk.update(ids(slots))
         by_phase.setdefault(plan.phase_of(r), set()).update(ids(slots))
@@ -58,7 +61,9 @@ def test_free_mode_behaviour_shifts_turns_but_everyone_speaks_each_phase() -> No
 
 
 def test_free_mode_is_deterministic_under_a_seed() -> None:
-    people = seat(*(create_character(f"P{i}", behavior_pattern=BehaviorPattern.ACTIVE) for i in range(3)))
+    people = seat(
+        *(create_character(f"P{i}", behavior_pattern=BehaviorPattern.ACTIVE) for i in range(3))
+    )
     a = [ids(planner(Mode.FREE, people, seed=5).round_turns(r)) for r in range(1, 11)]
     b = [ids(planner(Mode.FREE, people, seed=5).round_turns(r)) for r in range(1, 11)]
     c = [ids(planner(Mode.FREE, people, seed=6).round_turns(r)) for r in range(1, 11)]
@@ -76,15 +81,27 @@ def test_structured_sides_alternate_and_neutrals_weigh_in_last() -> None:
     )
     p = planner(Mode.STRUCTURED, people)
     r1 = p.round_turns(1)
-    assert [s.side for s in r1] == [Side.PRO, Side.CON, Side.PRO, Side.CON, Side.NEUTRAL, Side.NEUTRAL]
+    assert [s.side for s in r1] == [
+        Side.PRO,
+        Side.CON,
+        Side.PRO,
+        Side.CON,
+        Side.NEUTRAL,
+        Side.NEUTRAL,
+    ]
     r2 = p.round_turns(2)
-    assert [s.side for s in r2][:4] == [Side.CON, Side.PRO, Side.CON, Side.PRO], "the leading side alternates"
+    assert [s.side for s in r2][:4] == [Side.CON, Side.PRO, Side.CON, Side.PRO], (
+        "the leading side alternates"
+    )
     assert set(ids(r1)) == set(ids(r2)) == {f"p{i}" for i in range(6)}
 
 
 def test_structured_with_an_empty_side_still_works() -> None:
-    people = seat(create_character("A", stance=Stance.SUPPORT), create_character("B", stance=Stance.SUPPORT),
-                  create_character("C", stance=Stance.NEUTRAL))
+    people = seat(
+        create_character("A", stance=Stance.SUPPORT),
+        create_character("B", stance=Stance.SUPPORT),
+        create_character("C", stance=Stance.NEUTRAL),
+    )
     p = planner(Mode.STRUCTURED, people)
     for r in range(1, 5):
         slots = p.round_turns(r)
@@ -94,13 +111,24 @@ def test_structured_with_an_empty_side_still_works() -> None:
 
 
 def _msg(seq: int, pid: str | None, name: str) -> Message:
-    return Message(seq=seq, round=1, phase=Phase.OPENING, role="persona" if pid else "moderator",
-                   participant_id=pid, speaker_name=name, content="x", created_at=datetime.now(UTC))
+    return Message(
+        seq=seq,
+        round=1,
+        phase=Phase.OPENING,
+        role="persona" if pid else "moderator",
+        participant_id=pid,
+        speaker_name=name,
+        content="x",
+        created_at=datetime.now(UTC),
+    )
 
 
 def test_structured_answers_the_other_side_others_the_last_speaker() -> None:
-    people = seat(create_character("Pro", stance=Stance.SUPPORT), create_character("Con", stance=Stance.OPPOSE),
-                  create_character("Pro2", stance=Stance.SUPPORT))
+    people = seat(
+        create_character("Pro", stance=Stance.SUPPORT),
+        create_character("Con", stance=Stance.OPPOSE),
+        create_character("Pro2", stance=Stance.SUPPORT),
+    )
     history = [_msg(1, None, "Moderator"), _msg(2, "p1", "Con"), _msg(3, "p0", "Pro")]
     structured = planner(Mode.STRUCTURED, people)
     slot_pro2 = next(s for s in structured.round_turns(1) if s.participant_id == "p2")

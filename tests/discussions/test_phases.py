@@ -20,8 +20,12 @@ def test_every_length_gets_a_sensible_split(n: int) -> None:
     if n >= 10:
         counts = plan.counts()
         # close to the target proportions: within one round of the exact share
-        for phase, share in {Phase.OPENING: 0.15, Phase.DEVELOPMENT: 0.35,
-                             Phase.DEBATE: 0.30, Phase.CLOSING: 0.20}.items():
+        for phase, share in {
+            Phase.OPENING: 0.15,
+            Phase.DEVELOPMENT: 0.35,
+            Phase.DEBATE: 0.30,
+            Phase.CLOSING: 0.20,
+        }.items():
             assert abs(counts[phase] - share * n) <= 2, (phase, counts)
 
 

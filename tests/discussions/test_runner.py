@@ -17,13 +17,16 @@ async def wait_for_seq(runner, seq: int, timeout: float = 10.0) -> None:  # type
     async def until() -> None:
         while runner.events.last_seq < seq:
             await runner.events_since(runner.events.last_seq, timeout=1.0)
+
     await asyncio.wait_for(until(), timeout)
 
 
 async def test_a_discussion_runs_to_completion_with_every_turn_committed(
     sqlite_engine: AsyncEngine, templates: TemplateLibrary
 ) -> None:
-    h = await build(sqlite_engine, create_study(templates, mode=Mode.CREATIVE, personas=3, rounds=4))
+    h = await build(
+        sqlite_engine, create_study(templates, mode=Mode.CREATIVE, personas=3, rounds=4)
+    )
     snapshot = await h.runner.run()
     assert snapshot.status is DiscussionStatus.COMPLETED
     stored = await h.store.messages(h.runner.id)
@@ -83,7 +86,9 @@ async def test_stop_cancels_the_turn_in_flight_and_keeps_what_was_said(
     said = h.runner.events.last_seq
     await h.runner.stop()
     snapshot = await task
-    assert snapshot.status is DiscussionStatus.STOPPED and snapshot.status_reason == "stopped by user"
+    assert (
+        snapshot.status is DiscussionStatus.STOPPED and snapshot.status_reason == "stopped by user"
+    )
     stored = await h.store.messages(h.runner.id)
     assert len(stored) == said == snapshot.last_seq
     # the call in flight was cancelled, not awaited: it is booked at its worst case
@@ -103,7 +108,9 @@ async def test_a_budget_that_runs_out_stops_the_discussion_without_overspend(
     assert snapshot.round < 20
 
 
-async def test_controls_validate_their_input(sqlite_engine: AsyncEngine, templates: TemplateLibrary) -> None:
+async def test_controls_validate_their_input(
+    sqlite_engine: AsyncEngine, templates: TemplateLibrary
+) -> None:
     import pytest
 
     from simfocus.discussions.errors import InvalidTransition
@@ -124,7 +131,9 @@ async def test_controls_validate_their_input(sqlite_engine: AsyncEngine, templat
         await h.runner.inject_question("Too late?")
 
 
-async def test_speed_scales_the_pacing_even_mid_wait(sqlite_engine: AsyncEngine, templates: TemplateLibrary) -> None:
+async def test_speed_scales_the_pacing_even_mid_wait(
+    sqlite_engine: AsyncEngine, templates: TemplateLibrary
+) -> None:
     h = await build(sqlite_engine, create_study(templates, personas=2, rounds=2, pacing_s=30))
     assert h.runner.pacing_delay() == 30
     task = asyncio.create_task(h.runner.run())

@@ -22,7 +22,9 @@ def test_costs_are_exact_integer_micro_usd() -> None:
     assert PRICING.cost_micro_usd("openai", "gpt-4o-2024-08-06", 1_000_000, 0) == 2_500_000
 
 
-def test_unknown_model_takes_the_default_price_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_model_takes_the_default_price_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     assert PRICING.price("openai", "brand-new-model") == PRICING.default
     assert "no price for openai/brand-new-model" in caplog.text
 
@@ -58,16 +60,22 @@ def _request(i: int) -> LLMRequest:
     return LLMRequest(
         discussion_id="tight",
         provider=ProviderConfig(latency_ms=5),
-        completion=CompletionRequest(model="simulated-v1", system="You are a test persona.",
-                                     messages=(ChatMessage(role="user", content=f"Say something {i}."),),
-                                     max_tokens=200, seed=i),
+        completion=CompletionRequest(
+            model="simulated-v1",
+            system="You are a test persona.",
+            messages=(ChatMessage(role="user", content=f"Say something {i}."),),
+            max_tokens=200,
+            seed=i,
+        ),
     )
 
 
 async def test_100_concurrent_calls_never_overspend_a_small_budget() -> None:
     gateway = Gateway(PRICING)
     gateway.open_budget("tight", 3_000, report_share=0.0)
-    results = await asyncio.gather(*(gateway.complete(_request(i)) for i in range(100)), return_exceptions=True)
+    results = await asyncio.gather(
+        *(gateway.complete(_request(i)) for i in range(100)), return_exceptions=True
+    )
     ok = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, BudgetExhausted)]
     assert len(ok) + len(refused) == 100

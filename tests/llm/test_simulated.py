@@ -20,13 +20,26 @@ TOPIC = Topic(title="A repair café in every library")
 def mind(mode: Mode = Mode.FREE, seed: int = 1, **character: object) -> PersonaMind:
     c = create_character("Ana Ruiz", profession="pharmacist", **character)
     spec = DiscussionSpec(mode=mode, seed=seed, provider=ProviderConfig())
-    return PersonaMind(Participant(id="ana", position=0, character=c), TOPIC, spec,
-                       window_tokens=900, summary_tokens=300)
+    return PersonaMind(
+        Participant(id="ana", position=0, character=c),
+        TOPIC,
+        spec,
+        window_tokens=900,
+        summary_tokens=300,
+    )
 
 
 def other(seq: int, content: str) -> Message:
-    return Message(seq=seq, round=1, phase=Phase.OPENING, role="persona", participant_id="bo",
-                   speaker_name="Bo Lind", content=content, created_at=datetime.now(UTC))
+    return Message(
+        seq=seq,
+        round=1,
+        phase=Phase.OPENING,
+        role="persona",
+        participant_id="bo",
+        speaker_name="Bo Lind",
+        content=content,
+        created_at=datetime.now(UTC),
+    )
 
 
 async def reply(m: PersonaMind, turn: TurnRequest) -> str:
@@ -42,8 +55,12 @@ async def test_replies_are_deterministic_under_a_seed() -> None:
 
 
 async def test_replies_are_persona_aware() -> None:
-    bo = other(2, "Honestly it sounds lovely. Repair cafés bring neighbours together and cut waste.")
-    turn = TurnRequest(discussion_id="d", round=1, phase=Phase.OPENING, new_messages=(bo,), addressee=bo)
+    bo = other(
+        2, "Honestly it sounds lovely. Repair cafés bring neighbours together and cut waste."
+    )
+    turn = TurnRequest(
+        discussion_id="d", round=1, phase=Phase.OPENING, new_messages=(bo,), addressee=bo
+    )
     text = await reply(mind(stance=Stance.OPPOSE, expression_style=ExpressionStyle.TECHNICAL), turn)
     parsed = parse_reply(text)
     assert "pharmacist" in parsed.content
@@ -52,19 +69,35 @@ async def test_replies_are_persona_aware() -> None:
 
 
 async def test_it_answers_an_injected_question() -> None:
-    q = Message(seq=3, round=1, phase=Phase.OPENING, role="moderator", kind="question",
-                speaker_name="Moderator", content="Would you volunteer there?", created_at=datetime.now(UTC))
-    text = await reply(mind(), TurnRequest(discussion_id="d", round=1, phase=Phase.OPENING, question=q))
+    q = Message(
+        seq=3,
+        round=1,
+        phase=Phase.OPENING,
+        role="moderator",
+        kind="question",
+        speaker_name="Moderator",
+        content="Would you volunteer there?",
+        created_at=datetime.now(UTC),
+    )
+    text = await reply(
+        mind(), TurnRequest(discussion_id="d", round=1, phase=Phase.OPENING, question=q)
+    )
     assert 'On the question "Would you volunteer there?"' in text
 
 
 async def test_mode_rules_show_in_the_reply() -> None:
     bo = other(2, "We could run it on Saturdays. It would help students too.")
-    creative = await reply(mind(Mode.CREATIVE), TurnRequest(discussion_id="d", round=2, phase=Phase.DEVELOPMENT,
-                                                          new_messages=(bo,), addressee=bo))
+    creative = await reply(
+        mind(Mode.CREATIVE),
+        TurnRequest(
+            discussion_id="d", round=2, phase=Phase.DEVELOPMENT, new_messages=(bo,), addressee=bo
+        ),
+    )
     assert "Yes, and" in creative or "build" in creative or "take it further" in creative
-    closing = await reply(mind(Mode.CONSENSUS), TurnRequest(discussion_id="d", round=4, phase=Phase.CLOSING,
-                                                          closing_statement=True))
+    closing = await reply(
+        mind(Mode.CONSENSUS),
+        TurnRequest(discussion_id="d", round=4, phase=Phase.CLOSING, closing_statement=True),
+    )
     assert shared_statement(closing)
 
 

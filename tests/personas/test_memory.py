@@ -9,15 +9,34 @@ from simfocus.personas.memory import PersonaMemory
 from simfocus.personas.replies import key_point, parse_reply, shared_statement
 
 
-def msg(seq: int, speaker: str, content: str, *, pid: str | None = None, kind: str = "statement",
-        stance: Stance | None = None) -> Message:
-    return Message(seq=seq, round=1 + seq // 5, phase=Phase.DEVELOPMENT, role="persona" if pid or kind == "statement" else "moderator",
-                   kind=kind, participant_id=pid or f"id-{speaker}", speaker_name=speaker, content=content,
-                   stance=stance, created_at=datetime.now(UTC))  # type: ignore[arg-type]
+def msg(
+    seq: int,
+    speaker: str,
+    content: str,
+    *,
+    pid: str | None = None,
+    kind: str = "statement",
+    stance: Stance | None = None,
+) -> Message:
+    return Message(
+        seq=seq,
+        round=1 + seq // 5,
+        phase=Phase.DEVELOPMENT,
+        role="persona" if pid or kind == "statement" else "moderator",
+        kind=kind,
+        participant_id=pid or f"id-{speaker}",
+        speaker_name=speaker,
+        content=content,
+        stance=stance,
+        created_at=datetime.now(UTC),
+    )  # type: ignore[arg-type]
 
 
 def long_text(i: int) -> str:
-    return f"Point number {i} is about costs. " + "We should weigh evidence carefully before we decide anything here. " * 3
+    return (
+        f"Point number {i} is about costs. "
+        + "We should weigh evidence carefully before we decide anything here. " * 3
+    )
 
 
 def test_window_and_summary_stay_bounded_however_long_the_discussion() -> None:
@@ -35,8 +54,13 @@ def test_window_and_summary_stay_bounded_however_long_the_discussion() -> None:
 
 def test_memory_keeps_own_points_stance_and_ignores_repeats() -> None:
     memory = PersonaMemory("me", Stance.SUPPORT, window_tokens=1000, summary_tokens=200)
-    mine = msg(1, "Me", "Hello all. I think the price is far too high for families like mine. Thanks.",
-               pid="me", stance=Stance.OPPOSE)
+    mine = msg(
+        1,
+        "Me",
+        "Hello all. I think the price is far too high for families like mine. Thanks.",
+        pid="me",
+        stance=Stance.OPPOSE,
+    )
     memory.observe([mine])
     memory.observe([mine])  # delivered twice: taken once
     assert len(memory.recent) == 1
@@ -46,7 +70,9 @@ def test_memory_keeps_own_points_stance_and_ignores_repeats() -> None:
 
 def test_folded_questions_are_remembered() -> None:
     memory = PersonaMemory("me", Stance.NEUTRAL, window_tokens=60, summary_tokens=200)
-    memory.observe([msg(1, "Moderator", "Would you pay 10 euros a month?", kind="question", pid=None)])
+    memory.observe(
+        [msg(1, "Moderator", "Would you pay 10 euros a month?", kind="question", pid=None)]
+    )
     for i in range(2, 10):
         memory.observe([msg(i, "Bo", long_text(i))])
     assert "The moderator asked: Would you pay 10 euros a month?" in memory.summary()
@@ -55,12 +81,17 @@ def test_folded_questions_are_remembered() -> None:
 def test_parse_reply_strips_the_stance_marker() -> None:
     reply = parse_reply("I like it a lot.\nSTANCE: support")
     assert reply.content == "I like it a lot." and reply.stance is Stance.SUPPORT
-    assert parse_reply("Fine.\n**Stance:** critical exploration").stance is Stance.CRITICAL_EXPLORATION
+    assert (
+        parse_reply("Fine.\n**Stance:** critical exploration").stance is Stance.CRITICAL_EXPLORATION
+    )
     assert parse_reply("No marker here.").stance is None
     assert parse_reply("Odd.\nSTANCE: sideways").stance is None
 
 
 def test_key_point_skips_framing_and_reactions() -> None:
-    text = "Speaking as a nurse, a few thoughts. Bo, I agree with you on the long list of costs that you raised. Night shifts leave no time to cook at all."
+    text = (
+        "Speaking as a nurse, a few thoughts. Bo, I agree with you on the long list of costs "
+        "that you raised. Night shifts leave no time to cook at all."
+    )
     assert key_point(text, avoid=("Bo",)) == "Night shifts leave no time to cook at all."
     assert shared_statement("x\nShared statement: we agree on a pilot.") == "we agree on a pilot."

@@ -26,7 +26,9 @@ from tests.factories import create_study
 async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with engine.connect() as conn:
         outer = await conn.begin()
-        s = AsyncSession(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        s = AsyncSession(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         try:
             yield s
         finally:
@@ -37,15 +39,29 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -> None:
     assert await current_revision(engine) == head_revision()
     async with engine.connect() as conn:
-        diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata))
+        diff = await conn.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
+        )
     assert diff == []
 
 
-def message(seq: int, participant_id: str | None, *, cost: int = 10, stance: str | None = None) -> Message:
-    return Message(seq=seq, round=1, phase=Phase.OPENING, role="persona" if participant_id else "moderator",
-                   participant_id=participant_id, speaker_name="X", content=f"message {seq}",
-                   stance=stance, prompt_tokens=100, completion_tokens=20, cost_micro_usd=cost,  # type: ignore[arg-type]
-                   created_at=datetime.now(UTC))
+def message(
+    seq: int, participant_id: str | None, *, cost: int = 10, stance: str | None = None
+) -> Message:
+    return Message(
+        seq=seq,
+        round=1,
+        phase=Phase.OPENING,
+        role="persona" if participant_id else "moderator",
+        participant_id=participant_id,
+        speaker_name="X",
+        content=f"message {seq}",
+        stance=stance,
+        prompt_tokens=100,
+        completion_tokens=20,
+        cost_micro_usd=cost,  # type: ignore[arg-type]
+        created_at=datetime.now(UTC),
+    )
 
 
 async def test_a_discussion_round_trips(session: AsyncSession, templates: TemplateLibrary) -> None:
@@ -62,14 +78,22 @@ async def test_a_discussion_round_trips(session: AsyncSession, templates: Templa
         await load_discussion(repo, "missing")
 
 
-async def test_messages_update_totals_and_seq_is_unique(session: AsyncSession, templates: TemplateLibrary) -> None:
+async def test_messages_update_totals_and_seq_is_unique(
+    session: AsyncSession, templates: TemplateLibrary
+) -> None:
     repo = DiscussionRepository(session)
     setup = await create_discussion(repo, create_study(templates, personas=2))
     a, b = (p.id for p in setup.participants)
     await repo.add_message(setup.discussion_id, message(1, None, cost=0))
     await repo.add_message(setup.discussion_id, message(2, a, cost=30, stance="oppose"))
     await repo.add_message(setup.discussion_id, message(3, b, cost=12))
-    await repo.set_status(setup.discussion_id, DiscussionStatus.COMPLETED, reason=None, round_no=1, phase=Phase.OPENING)
+    await repo.set_status(
+        setup.discussion_id,
+        DiscussionStatus.COMPLETED,
+        reason=None,
+        round_no=1,
+        phase=Phase.OPENING,
+    )
     await session.flush()
     assert [m.seq for m in await repo.messages(setup.discussion_id)] == [1, 2, 3]
     assert [m.seq for m in await repo.messages(setup.discussion_id, after_seq=1)] == [2, 3]
@@ -82,11 +106,14 @@ async def test_messages_update_totals_and_seq_is_unique(session: AsyncSession, t
     seats = {s.id: s for s in await repo.participants(setup.discussion_id)}
     for seat in seats.values():
         await session.refresh(seat)
-    assert (seats[a].message_count, seats[a].cost_micro_usd, seats[a].current_stance) == (1, 30, "oppose")
+    assert (seats[a].message_count, seats[a].cost_micro_usd, seats[a].current_stance) == (
+        1,
+        30,
+        "oppose",
+    )
     transcript = await load_transcript(repo, setup.discussion_id)
     assert transcript.usage.cost_micro_usd == 42 and len(transcript.messages) == 3
     assert "message 2" in render_markdown(transcript)
-    async with session.begin_nested():
-        with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError):
+        async with session.begin_nested():
             await repo.add_message(setup.discussion_id, message(3, a))
-            await session.flush()

@@ -44,7 +44,9 @@ def test_shipped_content_is_rich_and_valid(templates: TemplateLibrary) -> None:
     assert len(STUDIES) >= 3 and len(modes) >= 3
 
 
-def test_a_study_resolves_templates_overrides_and_inline_personas(tmp_path: Path, templates: TemplateLibrary) -> None:
+def test_a_study_resolves_templates_overrides_and_inline_personas(
+    tmp_path: Path, templates: TemplateLibrary
+) -> None:
     study = load_study(write(tmp_path, GOOD), templates)
     assert [c.name for c in study.panel][2] == "Ana Ruiz"
     nurse = study.panel[1]
@@ -53,27 +55,48 @@ def test_a_study_resolves_templates_overrides_and_inline_personas(tmp_path: Path
     assert study.discussion.mode is Mode.CONSENSUS and study.name == "Bikes for all"
 
 
-def test_command_line_overrides_patch_the_discussion(tmp_path: Path, templates: TemplateLibrary) -> None:
-    study = load_study(write(tmp_path, GOOD), templates, {"mode": "free", "max_rounds": 9, "seed": 3})
-    assert (study.discussion.mode, study.discussion.max_rounds, study.discussion.seed) == (Mode.FREE, 9, 3)
+def test_command_line_overrides_patch_the_discussion(
+    tmp_path: Path, templates: TemplateLibrary
+) -> None:
+    study = load_study(
+        write(tmp_path, GOOD), templates, {"mode": "free", "max_rounds": 9, "seed": 3}
+    )
+    assert (study.discussion.mode, study.discussion.max_rounds, study.discussion.seed) == (
+        Mode.FREE,
+        9,
+        3,
+    )
 
 
 @pytest.mark.parametrize(
     "change,field,words",
     [
-        (lambda d: d["panel"].__setitem__(0, {"template": "astronaut"}), "panel[0].template", "unknown template"),
-        (lambda d: d["panel"][1]["overrides"]["personality"].__setitem__("optimism", 11),
-         "panel[1].overrides.personality.optimism", "less than or equal to 10"),
+        (
+            lambda d: d["panel"].__setitem__(0, {"template": "astronaut"}),
+            "panel[0].template",
+            "unknown template",
+        ),
+        (
+            lambda d: d["panel"][1]["overrides"]["personality"].__setitem__("optimism", 11),
+            "panel[1].overrides.personality.optimism",
+            "less than or equal to 10",
+        ),
         (lambda d: d.pop("topic"), "topic", "Field required"),
         (lambda d: d["discussion"].__setitem__("mode", "shouting"), "discussion.mode", "free"),
         (lambda d: d["discussion"].__setitem__("max_rounds", 101), "discussion.max_rounds", "100"),
         (lambda d: d["topic"].__setitem__("title", "x" * 201), "topic.title", "200"),
-        (lambda d: d["panel"][2]["character"].__setitem__("age", 7), "panel[2].character.age", "16"),
+        (
+            lambda d: d["panel"][2]["character"].__setitem__("age", 7),
+            "panel[2].character.age",
+            "16",
+        ),
         (lambda d: d.__setitem__("panel", d["panel"][:1]), "panel", "at least 2"),
         (lambda d: d.__setitem__("colour", "red"), "colour", "Extra inputs"),
     ],
 )
-def test_bad_studies_name_the_file_and_the_field(tmp_path: Path, templates: TemplateLibrary, change, field, words) -> None:  # type: ignore[no-untyped-def]
+def test_bad_studies_name_the_file_and_the_field(
+    tmp_path: Path, templates: TemplateLibrary, change, field, words
+) -> None:  # type: ignore[no-untyped-def]
     data = yaml.safe_load(textwrap.dedent(GOOD))
     change(data)
     path = tmp_path / "broken.yaml"
@@ -81,7 +104,11 @@ def test_bad_studies_name_the_file_and_the_field(tmp_path: Path, templates: Temp
     with pytest.raises(StudyInvalid) as info:
         load_study(path, templates)
     assert info.value.field == field
-    assert str(path) in info.value.message and field in info.value.message and words in info.value.message
+    assert (
+        str(path) in info.value.message
+        and field in info.value.message
+        and words in info.value.message
+    )
 
 
 def test_unreadable_and_duplicate_names(tmp_path: Path, templates: TemplateLibrary) -> None:
@@ -89,9 +116,12 @@ def test_unreadable_and_duplicate_names(tmp_path: Path, templates: TemplateLibra
         load_study(tmp_path / "nope.yaml", templates)
     with pytest.raises(StudyInvalid, match="not valid YAML"):
         load_study(write(tmp_path, "topic: [unclosed"), templates)
-    dup = write(tmp_path, """
+    dup = write(
+        tmp_path,
+        """
         topic: {title: T}
         panel: [{template: software_engineer}, {template: software_engineer}]
-    """)
+    """,
+    )
     with pytest.raises(StudyInvalid, match="share the name"):
         load_study(dup, templates)
