@@ -2,18 +2,120 @@
 
 from __future__ import annotations
 
-from simfocus.llm.gateway import BudgetStatus, Gateway
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+
+from ray.util import metrics
+
+from simfocus.llm.calls import CallLogWriter
+from simfocus.llm.config import GatewayConfig
+from simfocus.llm.credentials import Credentials
+from simfocus.llm.gateway import BudgetStatus, CallRecord, Gateway, StreamEvent
 from simfocus.llm.pricing import PriceTable
+from simfocus.llm.registry import ProviderRegistry
 from simfocus.llm.schemas import LLMRequest, LLMResult
 from simfocus.settings import Settings
+from simfocus.store.engine import create_engine, session_factory
+
+logger = logging.getLogger(__name__)
+TAGS = ("provider", "model")
+
+
+class RayMetrics:
+    """Gateway metrics for the Ray dashboard / Prometheus; tagged by provider and model."""
+
+    def __init__(self) -> None:
+        self.calls = metrics.Counter(
+            "simfocus_llm_calls", "LLM calls by outcome", tag_keys=(*TAGS, "status", "code")
+        )
+        self.tokens = metrics.Counter("simfocus_llm_tokens", "tokens", tag_keys=(*TAGS, "kind"))
+        self.cost = metrics.Counter(
+            "simfocus_llm_cost_micro_usd", "cost in micro-USD", tag_keys=TAGS
+        )
+        self.latency = metrics.Histogram(
+            "simfocus_llm_latency_s",
+            "call latency",
+            boundaries=[0.1, 0.5, 1, 2, 5, 10, 30, 60],
+            tag_keys=TAGS,
+        )
+        self.ttft = metrics.Histogram(
+            "simfocus_llm_ttft_s",
+            "time to first token",
+            boundaries=[0.05, 0.2, 0.5, 1, 2, 5, 10],
+            tag_keys=TAGS,
+        )
+        self.retries = metrics.Counter(
+            "simfocus_llm_retries", "retried attempts", tag_keys=(*TAGS, "code")
+        )
+        self.queue_wait = metrics.Histogram(
+            "simfocus_llm_queue_wait_s",
+            "rate-limit queue wait",
+            boundaries=[0.01, 0.1, 0.5, 1, 5, 15, 60],
+            tag_keys=TAGS,
+        )
+        self.breaker = metrics.Gauge(
+            "simfocus_llm_breaker_open",
+            "1 while an endpoint's circuit is not closed",
+            tag_keys=("provider",),
+        )
+
+    def call_finished(self, record: CallRecord) -> None:
+        tags = {"provider": record.provider, "model": record.model}
+        self.calls.inc(1, {**tags, "status": record.status, "code": record.error_code or ""})
+        # Ray's counters refuse increments of 0.
+        if record.prompt_tokens:
+            self.tokens.inc(record.prompt_tokens, {**tags, "kind": "prompt"})
+        if record.completion_tokens:
+            self.tokens.inc(record.completion_tokens, {**tags, "kind": "completion"})
+        if record.cost_micro_usd:
+            self.cost.inc(record.cost_micro_usd, tags)
+        self.latency.observe(record.latency_ms / 1000, tags)
+        if record.ttft_ms is not None:
+            self.ttft.observe(record.ttft_ms / 1000, tags)
+
+    def retried(self, provider: str, model: str, code: str) -> None:
+        self.retries.inc(1, {"provider": provider, "model": model, "code": code})
+
+    def queued(self, provider: str, model: str, wait_s: float) -> None:
+        self.queue_wait.observe(wait_s, {"provider": provider, "model": model})
+
+    def breaker_changed(self, provider: str, endpoint: str, state: str) -> None:
+        self.breaker.set(0 if state == "closed" else 1, {"provider": provider})
 
 
 class LLMGatewayActor:
-    """Budgets, prices and sends calls. Async: calls from all discussions interleave on
-    one event loop, which is what makes budget reservation atomic."""
+    """Budgets, rate limits, retries and sends every call. Async: calls from all
+    discussions interleave on one event loop, which is what makes budget reservation
+    atomic and rate limits global (one gateway, not one per replica)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.gateway = Gateway(PriceTable.load(settings.pricing_file))
+        self.settings = settings
+        self._engine = create_engine(
+            settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        )
+        self.call_log = CallLogWriter(session_factory(self._engine))
+        # The gateway's own environment is where keys are read (see credentials.py).
+        credentials = Credentials(os.environ)
+        self.gateway = Gateway(
+            PriceTable.load(settings.pricing_file),
+            ProviderRegistry(credentials, base_urls=settings.base_urls),
+            config=GatewayConfig.load(settings.gateway_config_file),
+            observer=RayMetrics(),
+            call_log=self.call_log.record,
+        )
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_forever())
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.call_log_flush_s)
+            await self.call_log.flush()
 
     def open_budget(
         self, discussion_id: str, budget_micro_usd: int | None, report_share: float, spent: int = 0
@@ -28,8 +130,31 @@ class LLMGatewayActor:
         return self.gateway.budget_status(discussion_id)
 
     async def complete(self, request: LLMRequest) -> LLMResult:
-        """One budgeted call; raises ``BudgetExhausted`` before sending if it could overspend."""
+        """One budgeted, rate-limited, retried call; raises a typed ``LLMError``."""
+        self._ensure_flusher()
         return await self.gateway.complete(request)
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
+        """The same call, streamed: text batches, ``restart`` on a retried cut, the result."""
+        self._ensure_flusher()
+        async for event in self.gateway.stream(request):
+            yield event
+
+    async def flush_call_log(self) -> int:
+        """Write the buffered call log now (tests, shutdown)."""
+        return await self.call_log.flush()
+
+    def breaker_states(self) -> dict[str, str]:
+        return {endpoint: b.state.value for endpoint, b in self.gateway.breakers.items()}
+
+    async def shutdown(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await self.call_log.flush()
+        await self.gateway.aclose()
+        await self._engine.dispose()
 
     def check_health(self) -> bool:
         return True

@@ -80,11 +80,30 @@ class ModeratorActor:
         return self.runner.snapshot()
 
     async def _speak(self, participant_id: str, turn: TurnRequest) -> TurnOutcome:
-        ref = self.personas[participant_id].take_turn.remote(turn)
+        persona = self.personas[participant_id]
+        assert self.runner is not None
+        if not self.runner.spec.stream:
+            return await self._await(persona.take_turn.remote(turn))
+        stream = persona.take_turn_stream.remote(turn)
+        try:
+            async for ref in stream:
+                item = await ref
+                if isinstance(item, TurnOutcome):
+                    return item
+                await self.runner.publish_live(item)
+        except asyncio.CancelledError:
+            ray.cancel(stream)  # stop: the persona abandons its call too
+            raise
+        except Exception as e:
+            raise unwrap(e) from None
+        raise RuntimeError("the persona's stream ended without an outcome")
+
+    @staticmethod
+    async def _await(ref: Any) -> TurnOutcome:
         try:
             outcome: TurnOutcome = await ref
         except asyncio.CancelledError:
-            ray.cancel(ref)  # stop: the persona abandons its call too
+            ray.cancel(ref)
             raise
         except Exception as e:
             raise unwrap(e) from None
@@ -114,10 +133,15 @@ class ModeratorActor:
         return self._runner().snapshot()
 
     async def events_since(
-        self, after_seq: int, known_version: int | None = None, timeout: float = 10.0
+        self,
+        after_seq: int,
+        known_version: int | None = None,
+        timeout: float = 10.0,
+        after_live: int | None = None,
     ) -> EventBatch:
-        """Events after ``after_seq``, waiting up to ``timeout`` s for news (no polling)."""
-        return await self._runner().events_since(after_seq, known_version, timeout)
+        """Events after ``after_seq`` (and live text after ``after_live``), waiting up to
+        ``timeout`` s for news (no polling)."""
+        return await self._runner().events_since(after_seq, known_version, timeout, after_live)
 
     async def wait_finished(self, timeout: float | None = None) -> DiscussionSnapshot:
         assert self._task is not None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from actors.errors import unwrap
 from simfocus.discussions.schemas import DiscussionSpec, Participant
+from simfocus.llm.gateway import StreamEvent
 from simfocus.llm.schemas import LLMRequest, LLMResult
 from simfocus.personas.mind import PersonaMind
-from simfocus.personas.schemas import TurnOutcome, TurnRequest
+from simfocus.personas.replies import StanceFilter
+from simfocus.personas.schemas import TurnDelta, TurnOutcome, TurnRequest
 from simfocus.settings import Settings
 from simfocus.topics.schemas import Topic
 
@@ -34,6 +37,28 @@ class PersonaActor:
     async def take_turn(self, turn: TurnRequest) -> TurnOutcome:
         """Take in the new messages, render the prompt, ask the gateway, read the reply."""
         return await self.mind.take_turn(turn, self._call_llm)
+
+    async def take_turn_stream(self, turn: TurnRequest) -> AsyncIterator[TurnDelta | TurnOutcome]:
+        """The same turn, streamed: text batches as the model writes them (without the
+        stance marker), a restart if the call is retried after text was shown, then the
+        outcome."""
+        request = self.mind.prepare(turn)
+        pid = self.mind.participant.id
+        visible = StanceFilter()
+        try:
+            async for ref in self.gateway.stream.remote(request):
+                event: StreamEvent = await ref
+                if event.kind == "delta":
+                    text = visible.feed(event.text)
+                    if text:
+                        yield TurnDelta(participant_id=pid, text=text)
+                elif event.kind == "restart":
+                    visible = StanceFilter()
+                    yield TurnDelta(participant_id=pid, restart=True, text=event.text)
+                elif event.result is not None:
+                    yield self.mind.finish(event.result)
+        except Exception as e:
+            raise unwrap(e) from None
 
     async def _call_llm(self, request: LLMRequest) -> LLMResult:
         try:

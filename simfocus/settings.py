@@ -43,6 +43,25 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'simfocus.db'}"
 
+    # LLM endpoints when a study names none (the SDKs' own variables are honoured).
+    openai_base_url: str = Field(
+        default="", validation_alias=AliasChoices("SIMFOCUS_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    anthropic_base_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("SIMFOCUS_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
+    )
+    call_log_flush_s: float = Field(default=0.5, gt=0)
+
+    @property
+    def base_urls(self) -> dict[str, str]:
+        urls = {"openai": self.openai_base_url, "anthropic": self.anthropic_base_url}
+        return {name: url for name, url in urls.items() if url}
+
+    @property
+    def gateway_config_file(self) -> Path:
+        return self.configs_dir / "llm.yaml"
+
     @property
     def pricing_file(self) -> Path:
         return self.configs_dir / "pricing.yaml"

@@ -16,6 +16,7 @@ from simfocus.discussions.schemas import Mode
 from simfocus.kit.errors import SimfocusError
 from simfocus.settings import Settings
 from simfocus.studies.loader import load_study
+from simfocus.studies.schemas import Study
 
 app = typer.Typer(
     name="simfocus",
@@ -42,57 +43,68 @@ def _fail(message: str, hint: str | None = None) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
-@app.command()
-def run(
-    study: Annotated[
-        Path, typer.Argument(help="A study file, e.g. configs/studies/meal_kit_free.yaml")
-    ],
-    mode: Annotated[Mode | None, typer.Option(help="Override the study's mode.")] = None,
-    rounds: Annotated[int | None, typer.Option(help="Override max_rounds (1-100).")] = None,
-    provider: Annotated[
-        str | None, typer.Option(help="simulated (default), openai or anthropic.")
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="The model name for the provider.")] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="Seed for turn order and simulated replies.")
-    ] = None,
-    budget: Annotated[
-        float | None, typer.Option(help="Budget in USD; the run stops before it would overspend.")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Output folder (default: a new folder under ./runs/).")
-    ] = None,
-) -> None:
-    """Run a focus group from a study file, printing each message live.
+StudyArg = Annotated[
+    Path, typer.Argument(help="A study file, e.g. configs/studies/meal_kit_free.yaml")
+]
+ModeOpt = Annotated[Mode | None, typer.Option(help="Override the study's mode.")]
+RoundsOpt = Annotated[int | None, typer.Option(help="Override max_rounds (1-100).")]
+ProviderOpt = Annotated[str | None, typer.Option(help="simulated (default), openai or anthropic.")]
+ModelOpt = Annotated[str | None, typer.Option(help="The model name for the provider.")]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Endpoint, as the provider's SDK has it: OpenAI-style ends in /v1 "
+        "(http://localhost:8000/v1); Anthropic's does not (https://api.anthropic.com)."
+    ),
+]
+KeyEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Environment variable with the API key (default OPENAI_API_KEY / ANTHROPIC_API_KEY)."
+    ),
+]
+SeedOpt = Annotated[int | None, typer.Option(help="Seed for turn order and simulated replies.")]
+BudgetOpt = Annotated[
+    float | None, typer.Option(help="Budget in USD; the run stops before it would overspend.")
+]
 
-    Ctrl-C stops the discussion cleanly and keeps the transcript.
-    """
-    from simfocus.cli.runs import run_discussion
 
-    settings = Settings()
+def _overrides(
+    study: Path,
+    *,
+    mode: Mode | None,
+    rounds: int | None,
+    provider: str | None,
+    model: str | None,
+    base_url: str | None,
+    api_key_env: str | None,
+    seed: int | None,
+    budget: float | None,
+    provider_extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The command line's changes to a study's ``discussion`` section."""
     overrides: dict[str, Any] = {}
-    if mode is not None:
-        overrides["mode"] = mode.value
-    if rounds is not None:
-        overrides["max_rounds"] = rounds
-    if seed is not None:
-        overrides["seed"] = seed
-    if budget is not None:
-        overrides["budget_usd"] = budget
-    if provider is not None or model is not None:
+    for key, value in (
+        ("mode", mode.value if mode else None),
+        ("max_rounds", rounds),
+        ("seed", seed),
+        ("budget_usd", budget),
+    ):
+        if value is not None:
+            overrides[key] = value
+    changes = {
+        "model": model,
+        "base_url": base_url,
+        "api_key_env": api_key_env,
+        **(provider_extra or {}),
+    }
+    if provider is not None or any(v is not None for v in changes.values()):
         current = _study_provider(study)
         if provider is not None and provider != current.get("name"):
             current = {"name": provider}  # another provider: its own defaults
-        if model is not None:
-            current["model"] = model
+        current.update({k: v for k, v in changes.items() if v is not None})
         overrides["provider"] = current
-    try:
-        loaded = load_study(study, TemplateLibrary.load(settings.characters_dir), overrides)
-    except SimfocusError as e:
-        raise _fail(
-            e.message, "Fix the study file (see configs/studies/ for examples) and run again."
-        ) from None
-    raise typer.Exit(run_discussion(settings, loaded, out, console))
+    return overrides
 
 
 def _study_provider(path: Path) -> dict[str, Any]:
@@ -104,6 +116,151 @@ def _study_provider(path: Path) -> dict[str, Any]:
         return dict(provider) if isinstance(provider, dict) else {}
     except Exception:
         return {}  # the loader reports the file's problems
+
+
+def _load(study: Path, settings: Settings, overrides: dict[str, Any]) -> Study:
+    try:
+        return load_study(study, TemplateLibrary.load(settings.characters_dir), overrides)
+    except SimfocusError as e:
+        raise _fail(
+            e.message, "Fix the study file (see configs/studies/ for examples) and run again."
+        ) from None
+
+
+@app.command()
+def run(
+    study: StudyArg,
+    mode: ModeOpt = None,
+    rounds: RoundsOpt = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: KeyEnvOpt = None,
+    seed: SeedOpt = None,
+    budget: BudgetOpt = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: a new folder under ./runs/).")
+    ] = None,
+    record: Annotated[
+        bool,
+        typer.Option("--record", help="Keep every LLM request and answer in OUT/recording.jsonl."),
+    ] = False,
+    replay: Annotated[
+        Path | None,
+        typer.Option(help="Re-run from a recorded run folder: no network, the same transcript."),
+    ] = None,
+) -> None:
+    """Run a focus group from a study file, printing each message live.
+
+    Ctrl-C stops the discussion cleanly and keeps the transcript.
+    """
+    from simfocus.cli.runs import default_out_dir, run_discussion
+    from simfocus.llm.recording import recording_path
+
+    settings = Settings()
+    out_dir = (out or default_out_dir(study.stem)).resolve()
+    extra: dict[str, Any] = {}
+    if record and replay:
+        raise _fail("--record and --replay exclude each other")
+    if record:
+        extra["record_path"] = str(recording_path(out_dir))
+    if replay is not None:
+        source = recording_path(replay.resolve())
+        if not source.is_file():
+            raise _fail(
+                f"{replay}: no recording here (expected {source})",
+                "Record a run first: simfocus run STUDY --record --out DIR",
+            )
+        extra["replay_path"] = str(source)
+    loaded = _load(
+        study,
+        settings,
+        _overrides(
+            study,
+            mode=mode,
+            rounds=rounds,
+            provider=provider,
+            model=model,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            seed=seed,
+            budget=budget,
+            provider_extra=extra,
+        ),
+    )
+    raise typer.Exit(run_discussion(settings, loaded, out_dir, console))
+
+
+@app.command()
+def estimate(
+    study: StudyArg,
+    mode: ModeOpt = None,
+    rounds: RoundsOpt = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    budget: BudgetOpt = None,
+) -> None:
+    """Print a study's expected and worst-case cost before anything is spent."""
+    from simfocus.llm.estimate import estimate_study
+    from simfocus.llm.pricing import PriceTable
+
+    settings = Settings()
+    loaded = _load(
+        study,
+        settings,
+        _overrides(
+            study,
+            mode=mode,
+            rounds=rounds,
+            provider=provider,
+            model=model,
+            base_url=None,
+            api_key_env=None,
+            seed=None,
+            budget=budget,
+        ),
+    )
+    pricing = PriceTable.load(settings.pricing_file)
+    e = estimate_study(
+        loaded,
+        pricing,
+        window_tokens=settings.context_window_tokens,
+        summary_tokens=settings.summary_tokens,
+        report_share=settings.report_budget_share,
+    )
+    p = loaded.discussion.provider
+    table = Table(
+        title=f"{loaded.name} · {p.label} · {e.turns} turns (prices of {pricing.prices_as_of})"
+    )
+    for column in ("", "prompt tokens", "completion tokens", "cost"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        "expected",
+        f"{e.expected_prompt_tokens:,}",
+        f"{e.expected_completion_tokens:,}",
+        f"${e.expected_micro_usd / 1e6:.4f}",
+    )
+    table.add_row(
+        "worst case",
+        f"{e.worst_prompt_tokens:,}",
+        f"{e.worst_completion_tokens:,}",
+        f"${e.worst_micro_usd / 1e6:.4f}",
+    )
+    console.print(table)
+    if e.budget_micro_usd is None:
+        console.print("No budget set: add budget_usd to the study (or --budget) to cap spending.")
+    elif e.fits_budget:
+        console.print(f"Budget ${e.budget_micro_usd / 1e6:.2f}: the worst case fits.")
+    else:
+        console.print(
+            f"[yellow]Budget ${e.budget_micro_usd / 1e6:.2f}: the worst case does not fit the "
+            f"${(e.turn_budget_micro_usd or 0) / 1e6:.4f} left for turns after the report's share; "
+            f"the run will stop when the budget runs out.[/]"
+        )
+    if p.name == "simulated":
+        console.print(
+            "[dim]Simulated replies cost nothing real; prices are those of a small hosted model.[/]"
+        )
 
 
 @app.command()

@@ -124,16 +124,20 @@ def summary_line(snapshot: DiscussionSnapshot) -> str:
     )
 
 
-def run_discussion(settings: Settings, study: Study, out_dir: Path | None, console: Console) -> int:
+def run_discussion(settings: Settings, study: Study, out_dir: Path, console: Console) -> int:
     from actors.builders import gateway_actor, moderator_actor
     from simfocus.cli.local_ray import init_ray
 
     setup = asyncio.run(prepare_store(settings, study))
     provider = study.discussion.provider
+    if provider.replay_path:
+        console.print(
+            f"[dim]Replaying the calls recorded in {provider.replay_path} (no network).[/]"
+        )
     console.print(
         f"[bold]{escape(study.name)}[/] · {study.discussion.mode.value} mode · "
         f"{study.discussion.max_rounds} rounds · {len(study.panel)} personas · "
-        f"{provider.name}/{provider.model}"
+        f"{provider.label}"
     )
     if provider.name == "simulated":
         console.print("[dim]Replies are [bold]simulated[/bold] offline (no language model).[/]")
@@ -150,7 +154,7 @@ def run_discussion(settings: Settings, study: Study, out_dir: Path | None, conso
         finally:
             ray.kill(moderator)
     transcript = asyncio.run(read_transcript(settings, setup.discussion_id))
-    json_path, md_path = write_transcript(transcript, out_dir or default_out_dir(study.name))
+    json_path, md_path = write_transcript(transcript, out_dir)
     console.print(summary_line(snapshot))
     console.print(f"Transcript: {json_path} and {md_path}")
     return 1 if snapshot.status is DiscussionStatus.FAILED else 0

@@ -1,15 +1,22 @@
 """The per-discussion event log: gap-free ``seq`` for messages, a version for state.
 
-Watchers call ``wait`` with the last ``seq`` and state ``version`` they know; it returns
-as soon as there is something newer (or at the timeout), without polling.
+Messages are durable and replayable by ``seq``. Live events (streamed text of the turn in
+progress, "discard the partial text") are transient: numbered by ``live_id`` and kept in
+a short ring, since the committed message supersedes them.
+
+Watchers call ``wait`` with the last ``seq``, live id and state ``version`` they know; it
+returns as soon as there is something newer (or at the timeout), without polling.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 from simfocus.discussions.schemas import Message
+
+LIVE_KEPT = 1000
 
 
 def message_event(message: Message) -> dict[str, Any]:
@@ -19,6 +26,8 @@ def message_event(message: Message) -> dict[str, Any]:
 class EventLog:
     def __init__(self, history: list[Message] | None = None) -> None:
         self._events = [message_event(m) for m in history or []]
+        self._live: deque[dict[str, Any]] = deque(maxlen=LIVE_KEPT)
+        self.live_id = 0
         self.version = 0
         self._changed = asyncio.Condition()
 
@@ -35,6 +44,14 @@ class EventLog:
         self._events.append(message_event(message))
         await self._notify()
 
+    async def publish_live(self, event: dict[str, Any]) -> None:
+        self.live_id += 1
+        self._live.append({**event, "live_id": self.live_id})
+        await self._notify()
+
+    def live_since(self, after_live: int) -> list[dict[str, Any]]:
+        return [e for e in self._live if e["live_id"] > after_live]
+
     async def bump(self) -> None:
         """Record a state change (status, speed, …) so that waiting watchers wake up."""
         self.version += 1
@@ -47,10 +64,18 @@ class EventLog:
     def since(self, after_seq: int) -> list[dict[str, Any]]:
         return self._events[max(0, after_seq) :]
 
-    async def wait(self, after_seq: int, known_version: int | None, timeout: float) -> None:
+    async def wait(
+        self,
+        after_seq: int,
+        known_version: int | None,
+        timeout: float,
+        after_live: int | None = None,
+    ) -> None:
         def fresh() -> bool:
-            return self.last_seq > after_seq or (
-                known_version is not None and self.version != known_version
+            return (
+                self.last_seq > after_seq
+                or (known_version is not None and self.version != known_version)
+                or (after_live is not None and self.live_id > after_live)
             )
 
         if fresh() or timeout <= 0:

@@ -41,7 +41,7 @@ from simfocus.discussions.states import transition
 from simfocus.discussions.store import DiscussionStore
 from simfocus.kit.errors import SimfocusError, ValidationFailed
 from simfocus.llm.errors import BudgetExhausted
-from simfocus.personas.schemas import TurnOutcome, TurnRequest
+from simfocus.personas.schemas import TurnDelta, TurnOutcome, TurnRequest
 
 logger = logging.getLogger(__name__)
 
@@ -274,14 +274,12 @@ class DiscussionRunner:
             created_at=datetime.now(UTC),
         )
         self.history.append(message)
-        self._persisted = asyncio.ensure_future(self._persist(self._persisted, message, outcome))
+        self._persisted = asyncio.ensure_future(self._persist(self._persisted, message))
         return message
 
-    async def _persist(
-        self, previous: asyncio.Future[None], message: Message, outcome: TurnOutcome | None
-    ) -> None:
+    async def _persist(self, previous: asyncio.Future[None], message: Message) -> None:
         await previous  # a failed commit fails every later one: no gaps in seq
-        await self.store.append(self.id, message, outcome)  # durable before visible
+        await self.store.append(self.id, message)  # durable before visible
         self._count(message)
         await self.events.publish(message)
 
@@ -380,13 +378,32 @@ class DiscussionRunner:
             speed=self.speed,
             pending_questions=len(self._questions),
             version=self.events.version,
+            live_id=self.events.live_id,
             **self.totals,
         )
 
     async def events_since(
-        self, after_seq: int, known_version: int | None = None, timeout: float = 10.0
+        self,
+        after_seq: int,
+        known_version: int | None = None,
+        timeout: float = 10.0,
+        after_live: int | None = None,
     ) -> EventBatch:
-        """Message events after ``after_seq``; waits up to ``timeout`` for news."""
+        """Message events after ``after_seq`` (and live events after ``after_live`` if
+        given); waits up to ``timeout`` for news."""
         if not self.status.is_terminal:
-            await self.events.wait(after_seq, known_version, timeout)
-        return EventBatch(events=self.events.since(after_seq), snapshot=self.snapshot())
+            await self.events.wait(after_seq, known_version, timeout, after_live)
+        live = self.events.live_since(after_live) if after_live is not None else []
+        return EventBatch(events=self.events.since(after_seq), live=live, snapshot=self.snapshot())
+
+    async def publish_live(self, delta: TurnDelta) -> None:
+        """Streamed text of the turn in progress (or: discard what was shown of it)."""
+        await self.events.publish_live(
+            {
+                "type": "message_discard" if delta.restart else "message_delta",
+                "seq": len(self.history) + 1,  # the seq the message will get
+                "participant_id": delta.participant_id,
+                "speaker_name": self.names.get(delta.participant_id, ""),
+                "text": delta.text,
+            }
+        )

@@ -54,6 +54,9 @@ class DiscussionSpec(InputModel):
     mode: Mode = Mode.FREE
     max_rounds: int = Field(default=6, ge=1, le=100)
     provider: ProviderConfig = Field(default_factory=ProviderConfig)
+    # Tried in order when the provider's circuit is open or it keeps failing.
+    fallbacks: list[ProviderConfig] = Field(default_factory=list, max_length=3)
+    stream: bool = Field(default=True, description="show replies live as they are written")
     budget_usd: float | None = Field(default=None, gt=0, le=100_000)
     pacing_s: float = Field(default=0.0, ge=0, le=60, description="pause between turns")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
@@ -111,13 +114,16 @@ class DiscussionSnapshot(ValueModel):
     speed: float = 1.0
     pending_questions: int = 0
     version: int = 0
+    live_id: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_micro_usd: int = 0
 
 
 class EventBatch(ValueModel):
-    """What a watcher gets back: message events after its ``last_seq`` and the state."""
+    """What a watcher gets back: message events after its ``last_seq``, live events after
+    its ``live_id`` (when it asked for them) and the state."""
 
     events: list[dict[str, Any]]
+    live: list[dict[str, Any]] = []
     snapshot: DiscussionSnapshot

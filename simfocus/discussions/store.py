@@ -6,33 +6,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from simfocus.discussions.repository import DiscussionRepository
 from simfocus.discussions.schemas import DiscussionStatus, Message, Phase
-from simfocus.personas.schemas import TurnOutcome
 
 
 class DiscussionStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    async def append(
-        self, discussion_id: str, message: Message, outcome: TurnOutcome | None = None
-    ) -> None:
-        """Commit a message (and the call that produced it) before anyone is told of it."""
+    async def append(self, discussion_id: str, message: Message) -> None:
+        """Commit a message (and its usage totals) before anyone is told of it."""
         async with self.sessions() as session, session.begin():
-            repo = DiscussionRepository(session)
-            await repo.add_message(discussion_id, message)
-            if outcome is not None:
-                await repo.log_call(
-                    discussion_id=discussion_id,
-                    participant_id=outcome.participant_id,
-                    purpose="turn",
-                    provider=outcome.provider,
-                    model=outcome.model,
-                    prompt_tokens=outcome.prompt_tokens,
-                    completion_tokens=outcome.completion_tokens,
-                    cost_micro_usd=outcome.cost_micro_usd,
-                    latency_ms=outcome.latency_ms,
-                    status="ok",
-                )
+            await DiscussionRepository(session).add_message(discussion_id, message)
 
     async def set_status(
         self,

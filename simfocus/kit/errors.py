@@ -20,8 +20,9 @@ class SimfocusError(Exception):
             self.code = code
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only args do not survive the default pickling of exceptions.
-        return (_rebuild_error, (type(self), self.message, self.field, self.code))
+        # Keyword-only args do not survive the default pickling of exceptions; extra
+        # attributes of subclasses (plain values only) travel as the instance state.
+        return (_rebuild_error, (type(self), self.message, self.field, self.code), self.__dict__)
 
     def to_dict(self) -> dict[str, str | None]:
         return {"code": self.code, "message": self.message, "field": self.field}

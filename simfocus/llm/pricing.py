@@ -16,6 +16,7 @@ from pydantic import Field
 from simfocus.kit.models import ValueModel
 
 logger = logging.getLogger(__name__)
+_warned: set[str] = set()
 
 
 class ModelPrice(ValueModel):
@@ -44,12 +45,30 @@ class PriceTable(ValueModel):
         for name in sorted(self.models, key=len, reverse=True):
             if key.startswith(name):
                 return self.models[name]
-        logger.warning("no price for %s; using the default price", key)
+        if key not in _warned:  # once per model, not once per call
+            _warned.add(key)
+            logger.warning("no price for %s; using the default price", key)
         return self.default
 
     def cost_micro_usd(
-        self, provider: str, model: str, prompt_tokens: int, completion_tokens: int
+        self,
+        provider: str,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        *,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> int:
+        """Cost of a call; ``prompt_tokens`` counts all input, cached parts included."""
         price = self.price(provider, model)
-        total = price.input * prompt_tokens + price.output * completion_tokens
+        uncached = max(0, prompt_tokens - cache_read_tokens - cache_write_tokens)
+        total = (
+            price.input * uncached
+            + (price.cache_read if price.cache_read is not None else price.input)
+            * cache_read_tokens
+            + (price.cache_write if price.cache_write is not None else price.input)
+            * cache_write_tokens
+            + price.output * completion_tokens
+        )
         return int(total.to_integral_value(rounding=ROUND_CEILING))

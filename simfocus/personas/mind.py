@@ -114,17 +114,23 @@ class PersonaMind:
             closing_statement=turn.closing_statement,
         )
 
-    async def take_turn(self, turn: TurnRequest, call_llm: CallLLM) -> TurnOutcome:
-        completion = self.build_request(turn)
-        result = await call_llm(
-            LLMRequest(
-                discussion_id=turn.discussion_id,
-                participant_id=self.participant.id,
-                purpose=Purpose.TURN,
-                provider=self.spec.provider,
-                completion=completion,
-            )
+    def prepare(self, turn: TurnRequest) -> LLMRequest:
+        """The gateway request of this turn."""
+        return LLMRequest(
+            discussion_id=turn.discussion_id,
+            participant_id=self.participant.id,
+            purpose=Purpose.TURN,
+            batch=turn.batch,
+            provider=self.spec.provider,
+            fallbacks=tuple(self.spec.fallbacks),
+            completion=self.build_request(turn),
         )
+
+    async def take_turn(self, turn: TurnRequest, call_llm: CallLLM) -> TurnOutcome:
+        return self.finish(await call_llm(self.prepare(turn)))
+
+    def finish(self, result: LLMResult) -> TurnOutcome:
+        """Read the model's reply into a turn outcome."""
         reply = parse_reply(result.text)
         self.turns_taken += 1
         return TurnOutcome(

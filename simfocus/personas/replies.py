@@ -56,3 +56,30 @@ def shared_statement(text: str) -> str | None:
     """The ``Shared statement:`` line of a consensus closing, if any."""
     match = _STATEMENT.search(text)
     return match.group(1).strip() if match else None
+
+
+_MARKER_PREFIX = re.compile(r"^\s*\**\s*s(t(a(n(c(e\s*\**\s*[:=]?.*)?)?)?)?)?$", re.IGNORECASE)
+
+
+class StanceFilter:
+    """Passes a reply's streamed text through, minus its ``STANCE:`` marker line.
+
+    A trailing partial line that could still become the marker is held back until it
+    is complete (or proves to be ordinary text). Display only: the committed message is
+    ``parse_reply`` of the whole text.
+    """
+
+    def __init__(self) -> None:
+        self._partial = ""
+
+    def feed(self, text: str) -> str:
+        self._partial += text
+        out: list[str] = []
+        while "\n" in self._partial:
+            line, self._partial = self._partial.split("\n", 1)
+            if not _STANCE_LINE.fullmatch(line):
+                out.append(line + "\n")
+        if self._partial and not _MARKER_PREFIX.match(self._partial):
+            out.append(self._partial)
+            self._partial = ""
+        return "".join(out)

@@ -18,6 +18,15 @@ class TurnRequest(ValueModel):
     question: Message | None = None
     addressee: Message | None = None
     closing_statement: bool = False
+    batch: bool = False
+
+
+class TurnDelta(ValueModel):
+    """Streamed text of a turn in progress, or a restart (discard what was shown)."""
+
+    participant_id: str
+    text: str = ""
+    restart: bool = False
 
 
 class TurnOutcome(ValueModel):

@@ -172,7 +172,7 @@ async def test_a_budget_that_runs_out_stops_without_overspend(
 ) -> None:
     run = await launch(create_study(templates, personas=3, rounds=30, budget_usd=0.003))
     snapshot = await run.moderator.wait_finished.remote(60)
-    assert snapshot.status is DiscussionStatus.STOPPED
+    assert snapshot.status is DiscussionStatus.STOPPED, snapshot.status_reason
     assert "budget exhausted" in (snapshot.status_reason or "")
     messages = await run.messages()
     assert sum(m.cost_micro_usd for m in messages) == snapshot.cost_micro_usd <= 3000

@@ -1,0 +1,1 @@
+"""Local fake servers for the test suite and benchmarks."""
