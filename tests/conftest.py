@@ -17,6 +17,10 @@ from simfocus.store.engine import create_engine
 from simfocus.store.migrate import upgrade
 
 PG_URL = os.environ.get("SIMFOCUS_TEST_DATABASE_URL", "")
+# A key planted in the environment the gateway reads; tests search every log, the store,
+# errors and events for it and must never find it.
+PLANTED_KEY_ENV = "SIMFOCUS_TEST_LLM_KEY"
+PLANTED_KEY = "sk-planted-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +97,7 @@ def ray_cluster() -> Iterator[None]:
     """One local Ray cluster for the whole session."""
     import ray
 
+    os.environ[PLANTED_KEY_ENV] = PLANTED_KEY  # before ray.init: the workers inherit it
     ray.init(
         num_cpus=2,
         include_dashboard=False,

@@ -174,3 +174,83 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_transcript(tmp_path: Path) -> None:
     assert [m["seq"] for m in transcript["messages"]] == list(
         range(1, len(transcript["messages"]) + 1)
     )
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_cluster")
+def test_record_then_replay_gives_the_same_transcript_without_network(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from tests.conftest import PLANTED_KEY, PLANTED_KEY_ENV
+    from tests.fakes.llm_servers import FakeLLMServer
+
+    study = str(small_study(tmp_path))
+    env = {"SIMFOCUS_DATA_DIR": str(settings.data_dir), "COLUMNS": "300"}
+    with FakeLLMServer("openai", api_key=PLANTED_KEY) as server:
+        base = [
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-test",
+            "--base-url",
+            server.base_url,
+            "--api-key-env",
+            PLANTED_KEY_ENV,
+        ]
+        first = runner.invoke(
+            app, ["run", study, *base, "--record", "--out", str(tmp_path / "a")], env=env
+        )
+        assert first.exit_code == 0, first.output
+        calls = len(server.requests)
+    assert (tmp_path / "a" / "recording.jsonl").is_file()
+    # the server is gone: a replay must not need it
+    second = runner.invoke(
+        app,
+        ["run", study, *base, "--replay", str(tmp_path / "a"), "--out", str(tmp_path / "b")],
+        env=env,
+    )
+    assert second.exit_code == 0, second.output
+    a = json.loads((tmp_path / "a" / "transcript.json").read_text())
+    b = json.loads((tmp_path / "b" / "transcript.json").read_text())
+    assert calls == 6 and a["status"] == b["status"] == "completed"
+    strip = [
+        {
+            k: m[k]
+            for k in (
+                "seq",
+                "speaker",
+                "content",
+                "prompt_tokens",
+                "completion_tokens",
+                "cost_micro_usd",
+            )
+        }
+        for m in a["messages"]
+    ]
+    assert strip == [{k: m[k] for k in strip[0]} for m in b["messages"]]
+    assert a["usage"] == b["usage"]
+    missing = runner.invoke(app, ["run", study, "--replay", str(tmp_path / "nothing")], env=env)
+    assert missing.exit_code == 2 and "no recording" in missing.output
+
+
+def test_estimate_prints_expected_and_worst_case() -> None:
+    study = str(REPO_CONFIGS / "studies" / "meal_kit_free.yaml")
+    result = runner.invoke(
+        app,
+        [
+            "estimate",
+            study,
+            "--provider",
+            "anthropic",
+            "--model",
+            "claude-sonnet-4",
+            "--budget",
+            "0.05",
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "expected" in result.output and "worst case" in result.output
+    assert "does not fit" in result.output
+    ok = runner.invoke(app, ["estimate", study], env={"COLUMNS": "200"})
+    assert "the worst case fits" in ok.output

@@ -42,28 +42,53 @@ def server(request: pytest.FixtureRequest) -> Iterator[FakeLLMServer]:
 
 def config_for(server: FakeLLMServer, **kw: object) -> ProviderConfig:
     return ProviderConfig.model_validate(
-        {"name": server.flavour, "model": "test-model", "base_url": server.base_url,
-         "api_key_env": "TEST_LLM_KEY", "timeout_s": 2, **kw}
+        {
+            "name": server.flavour,
+            "model": "test-model",
+            "base_url": server.base_url,
+            "api_key_env": "TEST_LLM_KEY",
+            "timeout_s": 2,
+            **kw,
+        }
     )
 
 
-def gateway(records: list[CallRecord] | None = None, clock: Clock | None = None, config: GatewayConfig | None = None) -> Gateway:
+def gateway(
+    records: list[CallRecord] | None = None,
+    clock: Clock | None = None,
+    config: GatewayConfig | None = None,
+) -> Gateway:
     registry = ProviderRegistry(Credentials({"TEST_LLM_KEY": KEY}))
     kwargs: dict[str, object] = {}
     if clock is not None:
         kwargs.update(clock=clock, sleep=clock.sleep)
-    return Gateway(PRICING, registry, config=config or GatewayConfig(), call_log=(records.append if records is not None else None), **kwargs)  # type: ignore[arg-type]
+    return Gateway(
+        PRICING,
+        registry,
+        config=config or GatewayConfig(),
+        call_log=(records.append if records is not None else None),
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
-def request(provider: ProviderConfig, i: int = 0, fallbacks: tuple[ProviderConfig, ...] = (), discussion: str = "d1") -> LLMRequest:
+def request(
+    provider: ProviderConfig,
+    i: int = 0,
+    fallbacks: tuple[ProviderConfig, ...] = (),
+    discussion: str = "d1",
+) -> LLMRequest:
     return LLMRequest(
         discussion_id=discussion,
         participant_id="p1",
         provider=provider,
         fallbacks=fallbacks,
-        completion=CompletionRequest(model=provider.model, system="You are a test persona.",
-                                     messages=(ChatMessage(role="user", content=f"Say something {i}."),),
-                                     max_tokens=100, seed=i),
+        completion=CompletionRequest(
+            model=provider.model,
+            system="You are a test persona.",
+            messages=(ChatMessage(role="user", content=f"Say something {i}."),),
+            max_tokens=100,
+            seed=i,
+        ),
     )
 
 
@@ -81,7 +106,9 @@ async def test_retries_honour_retry_after_and_log_one_call(server: FakeLLMServer
     assert g.ledger.spent("d1") == result.cost_micro_usd > 0
 
 
-async def test_a_bad_key_is_not_retried_and_opens_the_circuit_at_once(server: FakeLLMServer) -> None:
+async def test_a_bad_key_is_not_retried_and_opens_the_circuit_at_once(
+    server: FakeLLMServer,
+) -> None:
     records: list[CallRecord] = []
     clock = Clock()
     registry = ProviderRegistry(Credentials({"TEST_LLM_KEY": "sk-wrong-key-000000000000"}))
@@ -98,7 +125,9 @@ async def test_a_bad_key_is_not_retried_and_opens_the_circuit_at_once(server: Fa
     await g.aclose()
 
 
-async def test_the_breaker_opens_on_a_failure_rate_and_recovers_with_one_probe(server: FakeLLMServer) -> None:
+async def test_the_breaker_opens_on_a_failure_rate_and_recovers_with_one_probe(
+    server: FakeLLMServer,
+) -> None:
     clock = Clock()
     g = gateway(clock=clock)
     provider = config_for(server, max_attempts=1)
@@ -111,19 +140,26 @@ async def test_the_breaker_opens_on_a_failure_rate_and_recovers_with_one_probe(s
     assert len(server.requests) == 5
     clock.now += 31  # the cooldown passes: one probe goes through and closes the circuit
     await g.complete(request(provider, 10))
-    assert list(g.breakers.values())[0].state.value == "closed"
+    assert next(iter(g.breakers.values())).state.value == "closed"
     await g.complete(request(provider, 11))
     await g.aclose()
 
 
 async def test_fallbacks_take_over_when_a_provider_keeps_failing() -> None:
-    with FakeLLMServer("openai", api_key=KEY) as primary, FakeLLMServer("anthropic", api_key=KEY) as backup:
+    with (
+        FakeLLMServer("openai", api_key=KEY) as primary,
+        FakeLLMServer("anthropic", api_key=KEY) as backup,
+    ):
         clock = Clock()
         g = gateway(clock=clock)
         primary.add_faults(*[Fault(status=503)] * 2)
-        result = await g.complete(request(config_for(primary, max_attempts=2), fallbacks=(config_for(backup),)))
+        result = await g.complete(
+            request(config_for(primary, max_attempts=2), fallbacks=(config_for(backup),))
+        )
         await g.aclose()
-    assert result.provider == "anthropic" and len(primary.requests) == 2 and len(backup.requests) == 1
+    assert (
+        result.provider == "anthropic" and len(primary.requests) == 2 and len(backup.requests) == 1
+    )
 
 
 async def test_a_cut_stream_restarts_and_the_cut_attempt_is_counted(server: FakeLLMServer) -> None:
@@ -137,7 +173,9 @@ async def test_a_cut_stream_restarts_and_the_cut_attempt_is_counted(server: Fake
     text = "".join(e.text for e in after_restart if e.kind == "delta")
     result = events[-1].result
     assert result is not None and text == result.text
-    clean = PRICING.cost_micro_usd(server.flavour, "test-model", result.prompt_tokens, result.completion_tokens)
+    clean = PRICING.cost_micro_usd(
+        server.flavour, "test-model", result.prompt_tokens, result.completion_tokens
+    )
     assert result.cost_micro_usd > clean, "the cut attempt's cost is counted, not dropped"
     assert g.ledger.spent("d1") == result.cost_micro_usd and result.attempts == 2
 
@@ -159,11 +197,14 @@ async def test_100_concurrent_calls_over_http_never_overspend(server: FakeLLMSer
     g.open_budget("tight", 2_000, report_share=0.0)
     provider = config_for(server)
     results = await asyncio.gather(
-        *(g.complete(request(provider, i, discussion="tight")) for i in range(100)), return_exceptions=True
+        *(g.complete(request(provider, i, discussion="tight")) for i in range(100)),
+        return_exceptions=True,
     )
     await g.aclose()
     ok = [r for r in results if not isinstance(r, BaseException)]
-    assert all(isinstance(r, errors.BudgetExhausted) for r in results if isinstance(r, BaseException))
+    assert all(
+        isinstance(r, errors.BudgetExhausted) for r in results if isinstance(r, BaseException)
+    )
     assert ok and len(ok) < 100
     assert sum(r.cost_micro_usd for r in ok) == g.ledger.spent("tight") <= 2_000
     assert len(server.requests) == len(ok), "refused calls never reached the provider"
@@ -171,7 +212,9 @@ async def test_100_concurrent_calls_over_http_never_overspend(server: FakeLLMSer
 
 async def test_rate_limits_queue_calls_instead_of_hitting_429() -> None:
     with FakeLLMServer("openai", api_key=KEY, rpm=600) as server:
-        config = GatewayConfig(models={"openai/test-model": LimitSpec(requests_per_minute=600, max_concurrency=4)})
+        config = GatewayConfig(
+            models={"openai/test-model": LimitSpec(requests_per_minute=600, max_concurrency=4)}
+        )
         g = gateway(config=config)
         provider = config_for(server)
         # 600 rpm = 10 per second with a full bucket of 600: 40 calls all fit, but the

@@ -123,11 +123,15 @@ async def test_a_bad_key_is_refused_and_never_echoed(server: FakeLLMServer) -> N
         await provider.complete(REQUEST)
     await provider.aclose()
     assert info.value.code == "API_KEY_INVALID" and not info.value.retryable
-    assert "abcdefghijklmnop" not in str(info.value) and "abcdefghijklmnop" not in repr(info.value.__dict__)
+    assert "abcdefghijklmnop" not in str(info.value) and "abcdefghijklmnop" not in repr(
+        info.value.__dict__
+    )
 
 
 @pytest.mark.parametrize("reset", [False, True])
-async def test_a_stream_cut_midway_is_interrupted_with_what_was_shown(server: FakeLLMServer, reset: bool) -> None:
+async def test_a_stream_cut_midway_is_interrupted_with_what_was_shown(
+    server: FakeLLMServer, reset: bool
+) -> None:
     server.add_faults(Fault(cut_after_chunks=3, reset=reset))
     provider = provider_for(server)
     shown: list[str] = []
