@@ -1,7 +1,8 @@
 """Hard budgets: reserve the worst case before a call, settle on reported usage.
 
 A discussion's budget is split in two pools: turns may spend all but ``report_share`` of
-it, the report may spend what is left. ``reserve`` checks and books in one synchronous
+it, the report may spend what is left. A user's budget (account ``user:<id>``) caps all of
+that user's discussions together; a call books against both at once. ``reserve`` checks and books in one synchronous
 step, so concurrent calls (all on one event loop) can never overshoot together.
 """
 
@@ -34,7 +35,7 @@ class Account:
 @dataclass(frozen=True)
 class Reservation:
     id: int
-    account: str
+    accounts: tuple[str, ...]
     amount: int
 
 
@@ -58,32 +59,43 @@ class BudgetLedger:
             return
         self.accounts[account] = Account(budget_micro_usd, report_share, spent=spent)
 
-    def reserve(self, account: str, amount: int, purpose: Purpose = Purpose.TURN) -> Reservation:
-        acct = self.accounts.get(account)
-        if acct is None:
-            self.open(account, None)
-            acct = self.accounts[account]
+    def reserve(
+        self, account: str | list[str], amount: int, purpose: Purpose = Purpose.TURN
+    ) -> Reservation:
+        """Book ``amount`` against one account or several at once (a discussion and its
+        user): all or none, checked and booked in one step."""
+        names = [account] if isinstance(account, str) else account
+        for name in names:
+            if name not in self.accounts:
+                self.open(name, None)
+            self._check(name, self.accounts[name], amount, purpose)
+        for name in names:
+            self.accounts[name].reserved += amount
+        reservation = Reservation(next(self._ids), tuple(names), amount)
+        self._open[reservation.id] = reservation
+        return reservation
+
+    @staticmethod
+    def _check(name: str, acct: Account, amount: int, purpose: Purpose) -> None:
         limit = acct.limit_for(purpose)
         committed = acct.spent + acct.reserved
         if limit is not None and committed + amount > limit:
+            whose = "your account's" if name.startswith("user:") else f"the {purpose.value}"
             raise BudgetExhausted(
                 f"budget exhausted: this call may cost up to ${amount / 1e6:.6f} but only "
-                f"${max(0, limit - committed) / 1e6:.6f} of the {purpose.value} budget is left "
+                f"${max(0, limit - committed) / 1e6:.6f} of {whose} budget is left "
                 f"(spent ${acct.spent / 1e6:.6f} of ${(acct.budget_micro_usd or 0) / 1e6:.6f})",
                 field="budget_usd",
             )
-        acct.reserved += amount
-        reservation = Reservation(next(self._ids), account, amount)
-        self._open[reservation.id] = reservation
-        return reservation
 
     def settle(self, reservation: Reservation, actual: int) -> None:
         """Replace a reservation by what the call really cost (idempotent)."""
         if self._open.pop(reservation.id, None) is None:
             return
-        acct = self.accounts[reservation.account]
-        acct.reserved -= reservation.amount
-        acct.spent += actual
+        for name in reservation.accounts:
+            acct = self.accounts[name]
+            acct.reserved -= reservation.amount
+            acct.spent += actual
 
     def spent(self, account: str) -> int:
         acct = self.accounts.get(account)

@@ -22,6 +22,7 @@ class LimitSpec(ValueModel):
     input_tokens_per_minute: float | None = Field(default=None, gt=0)
     output_tokens_per_minute: float | None = Field(default=None, gt=0)
     max_concurrency: int | None = Field(default=None, gt=0)
+    burst: float = Field(default=0.05, gt=0, le=0.5)
 
     @property
     def combined(self) -> bool:
@@ -34,6 +35,7 @@ class LimitSpec(ValueModel):
             input_tokens_per_minute=self.tokens_per_minute or self.input_tokens_per_minute,
             output_tokens_per_minute=None if self.combined else self.output_tokens_per_minute,
             max_concurrency=self.max_concurrency,
+            burst=self.burst,
         )
 
 

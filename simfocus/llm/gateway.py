@@ -178,6 +178,14 @@ class Gateway:
     ) -> None:
         self.ledger.open(discussion_id, budget_micro_usd, report_share, spent)
 
+    def open_user_budget(self, user_id: str, budget_micro_usd: int | None, spent: int = 0) -> None:
+        """Cap all of a user's discussions together (``None``: no cap)."""
+        self.ledger.open(f"user:{user_id}", budget_micro_usd, 0.0, spent)
+
+    def _accounts(self, request: LLMRequest) -> list[str]:
+        user = f"user:{request.user_id}" if request.user_id else None
+        return [request.discussion_id, user] if user in self.ledger.accounts else [request.discussion_id]
+
     def budget_status(self, discussion_id: str) -> BudgetStatus:
         return BudgetStatus(self.ledger.spent(discussion_id), self.ledger.remaining(discussion_id))
 
@@ -281,7 +289,7 @@ class Gateway:
         provider = self.registry.get(config)  # a missing key fails here, before any booking
         state = _Attempt(
             self.ledger.reserve(
-                request.discussion_id, self.worst_case_cost(request, config), request.purpose
+                self._accounts(request), self.worst_case_cost(request, config), request.purpose
             )
         )
         try:
@@ -343,7 +351,10 @@ class Gateway:
     ) -> None:
         spec = self.config.limit_spec(config)
         state.limiter = self.limiters.get((endpoint, config.model), spec.to_limits())
-        prompt = self.prompt_estimate(request)
+        # Rate limits take the plain estimate (the budget's margin would waste capacity);
+        # the provider's headers correct any drift.
+        c = request.completion
+        prompt = estimate_chat_tokens(c.system, [m.content for m in c.messages])
         out = request.completion.max_tokens
         state.permit = await state.limiter.acquire(
             input_tokens=prompt + out if spec.combined else prompt,

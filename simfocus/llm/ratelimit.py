@@ -57,8 +57,15 @@ class RateLimits:
     input_tokens_per_minute: float | None = None
     output_tokens_per_minute: float | None = None
     max_concurrency: int | None = None
+    # None: a classic bucket (holds L, refills L per minute). A share in (0, 0.5]: the
+    # bucket holds burst·L and refills at (1 - burst)·L per minute, so no 60-second window
+    # ever sees more than L — safe against providers that count in sliding windows, at the
+    # price of using at most (1 - burst) of the limit in the long run.
+    burst: float | None = None
 
     def __post_init__(self) -> None:
+        if self.burst is not None and not 0 < self.burst <= 0.5:
+            raise ValueError(f"burst must be None or in (0, 0.5], not {self.burst!r}")
         # A zero limit would make a bucket that never refills: every call would wait forever.
         for name in ("requests_per_minute", "input_tokens_per_minute", "output_tokens_per_minute"):
             value = getattr(self, name)
@@ -225,15 +232,22 @@ def parse_rate_limit_headers(
 # --------------------------------------------------------------------------- buckets
 
 
+def _shape(per_minute: float, burst: float | None) -> tuple[float, float]:
+    """(capacity, refill per second) of a bucket for a per-minute limit."""
+    if burst is None:
+        return per_minute, per_minute / 60.0
+    return per_minute * burst, per_minute * (1 - burst) / 60.0
+
+
 class _Bucket:
-    """A continuously refilled token bucket: capacity ``per_minute``, refill per_minute/60 /s."""
+    """A continuously refilled token bucket for a per-minute limit L: it holds burst·L and
+    refills at (1 - burst)·L per minute (see ``RateLimits.burst``)."""
 
     __slots__ = ("capacity", "level", "rate", "stamp")
 
-    def __init__(self, per_minute: float, now: float) -> None:
-        self.capacity = per_minute
-        self.rate = per_minute / 60.0
-        self.level = per_minute  # starts full
+    def __init__(self, per_minute: float, now: float, burst: float | None) -> None:
+        self.capacity, self.rate = _shape(per_minute, burst)
+        self.level = self.capacity  # starts full
         self.stamp = now
 
     def refill(self, now: float) -> None:
@@ -241,11 +255,10 @@ class _Bucket:
             self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
             self.stamp = now
 
-    def resize(self, per_minute: float, now: float) -> None:
+    def resize(self, per_minute: float, now: float, burst: float | None) -> None:
         self.refill(now)
-        self.capacity = per_minute
-        self.rate = per_minute / 60.0
-        self.level = min(self.level, per_minute)
+        self.capacity, self.rate = _shape(per_minute, burst)
+        self.level = min(self.level, self.capacity)
 
     def _need(self, amount: float) -> float:
         # A call bigger than the whole bucket only needs it full (and drives it negative),
@@ -418,9 +431,13 @@ class RateLimiter:
     def set_limits(self, limits: RateLimits) -> None:
         """Change the limits in place; buckets keep their level (clipped to the new capacity)."""
         now = self._clock()
-        self._requests = self._rebucket(self._requests, limits.requests_per_minute, now)
-        self._input = self._rebucket(self._input, limits.input_tokens_per_minute, now)
-        self._output = self._rebucket(self._output, limits.output_tokens_per_minute, now)
+        self._requests = self._rebucket(
+            self._requests, limits.requests_per_minute, now, limits.burst
+        )
+        self._input = self._rebucket(self._input, limits.input_tokens_per_minute, now, limits.burst)
+        self._output = self._rebucket(
+            self._output, limits.output_tokens_per_minute, now, limits.burst
+        )
         self._limits = limits
         self._dispatch()
 
@@ -485,12 +502,14 @@ class RateLimiter:
     # ----------------------------------------------------------------- internals
 
     @staticmethod
-    def _rebucket(bucket: _Bucket | None, per_minute: float | None, now: float) -> _Bucket | None:
+    def _rebucket(
+        bucket: _Bucket | None, per_minute: float | None, now: float, burst: float | None
+    ) -> _Bucket | None:
         if per_minute is None:
             return None
         if bucket is None:
-            return _Bucket(per_minute, now)
-        bucket.resize(per_minute, now)
+            return _Bucket(per_minute, now, burst)
+        bucket.resize(per_minute, now, burst)
         return bucket
 
     def _buckets(self) -> list[tuple[str, _Bucket]]:

@@ -94,3 +94,27 @@ def test_worst_case_covers_the_real_cost() -> None:
 
 def test_pricing_file_has_a_date() -> None:
     assert PriceTable.load(Path(REPO_CONFIGS / "pricing.yaml")).prices_as_of
+
+
+def test_a_user_budget_caps_all_of_a_users_discussions() -> None:
+    ledger = BudgetLedger()
+    ledger.open("d1", 1000, 0.0)
+    ledger.open("d2", 1000, 0.0)
+    ledger.open("user:u", 1500, 0.0)
+    ledger.settle(ledger.reserve(["d1", "user:u"], 900), 900)
+    with pytest.raises(BudgetExhausted, match="your account's budget"):
+        ledger.reserve(["d2", "user:u"], 700)
+    assert ledger.accounts["d2"].reserved == 0, "all or nothing"
+    ledger.settle(ledger.reserve(["d2", "user:u"], 600), 500)
+    assert ledger.spent("user:u") == 1400 and ledger.spent("d2") == 500
+
+
+async def test_the_gateway_books_user_calls_against_the_user_budget() -> None:
+    gateway = Gateway(PRICING)
+    gateway.open_budget("tight", None, 0.0)
+    gateway.open_user_budget("u1", 500)
+    request = _request(1).model_copy(update={"user_id": "u1"})
+    with pytest.raises(BudgetExhausted):
+        for _ in range(100):
+            await gateway.complete(request)
+    assert gateway.ledger.spent("user:u1") <= 500

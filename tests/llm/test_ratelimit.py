@@ -510,3 +510,24 @@ async def test_registry_reuses_limiters_and_updates_limits() -> None:
     assert registry.get(key, RateLimits(requests_per_minute=30, max_concurrency=1)) is limiter
     assert limiter.limits.max_concurrency == 1
     assert limiter.levels["requests"] == 30  # clipped to the new capacity
+
+
+async def test_a_burst_share_keeps_every_sliding_minute_under_the_limit() -> None:
+    """With burst 0.05, no 60 s window sees more than the limit, and ~95 % of it is used."""
+    now = [0.0]
+
+    async def jump(delay: float) -> None:  # time passes exactly as long as asked
+        now[0] += delay
+
+    limiter = RateLimiter(
+        RateLimits(requests_per_minute=600, burst=0.05), clock=lambda: now[0], sleep=jump
+    )
+    grants: list[float] = []
+    for _ in range(1200):
+        await limiter.acquire(input_tokens=0, output_tokens=0)
+        grants.append(now[0])
+    for i, t in enumerate(grants):
+        in_window = sum(1 for u in grants[i:] if u < t + 60)
+        assert in_window <= 600
+    span = grants[-1] - grants[0]
+    assert 1200 / (span / 60) >= 0.95 * 600 * 0.99
