@@ -2,8 +2,9 @@
 
 A discussion's budget is split in two pools: turns may spend all but ``report_share`` of
 it, the report may spend what is left. A user's budget (account ``user:<id>``) caps all of
-that user's discussions together; a call books against both at once. ``reserve`` checks and books in one synchronous
-step, so concurrent calls (all on one event loop) can never overshoot together.
+that user's discussions together; a call books against both at once. ``reserve`` checks
+and books in one synchronous step, so concurrent calls (all on one event loop) can never
+overshoot together.
 """
 
 from __future__ import annotations

@@ -184,7 +184,9 @@ class Gateway:
 
     def _accounts(self, request: LLMRequest) -> list[str]:
         user = f"user:{request.user_id}" if request.user_id else None
-        return [request.discussion_id, user] if user in self.ledger.accounts else [request.discussion_id]
+        if user in self.ledger.accounts:
+            return [request.discussion_id, user]
+        return [request.discussion_id]
 
     def budget_status(self, discussion_id: str) -> BudgetStatus:
         return BudgetStatus(self.ledger.spent(discussion_id), self.ledger.remaining(discussion_id))
