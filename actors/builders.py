@@ -10,6 +10,7 @@ from typing import Any
 
 import ray
 
+from actors.api_limits import ApiLimitsActor
 from actors.gateway import LLMGatewayActor
 from actors.moderator import ModeratorActor, moderator_name
 from actors.persona import PersonaActor
@@ -36,9 +37,24 @@ def gateway_actor(settings: Settings) -> Any:
     )
 
 
-def moderator_actor(settings: Settings, discussion_id: str, gateway: Any) -> Any:
+def moderator_actor(
+    settings: Settings, discussion_id: str, gateway: Any, *, detached: bool = False
+) -> Any:
+    """The discussion's moderator. ``detached`` (the API): it outlives the replica that
+    started it and ends itself once the discussion is over (see ``ModeratorActor``)."""
+    options: dict[str, Any] = {"name": moderator_name(discussion_id), "max_concurrency": 1000}
+    if detached:
+        options.update(lifetime="detached", get_if_exists=True)
     return (
         ray.remote(**IO_BOUND)(ModeratorActor)
-        .options(name=moderator_name(discussion_id), max_concurrency=1000)
+        .options(**options)
         .remote(settings, discussion_id, gateway)
+    )
+
+
+def api_limits_actor() -> Any:
+    return (
+        ray.remote(**IO_BOUND)(ApiLimitsActor)
+        .options(name="api_limits", get_if_exists=True, lifetime="detached", max_concurrency=1000)
+        .remote()
     )

@@ -10,9 +10,12 @@ from collections.abc import AsyncIterator
 
 from ray.util import metrics
 
+from simfocus.keys.crypto import KeyCipher, load_master_key
+from simfocus.keys.service import decrypt_stored_key
 from simfocus.llm.calls import CallLogWriter
 from simfocus.llm.config import GatewayConfig
 from simfocus.llm.credentials import Credentials
+from simfocus.llm.errors import MissingApiKey
 from simfocus.llm.gateway import BudgetStatus, CallRecord, Gateway, StreamEvent
 from simfocus.llm.pricing import PriceTable
 from simfocus.llm.registry import ProviderRegistry
@@ -97,8 +100,11 @@ class LLMGatewayActor:
             settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
         self.call_log = CallLogWriter(session_factory(self._engine))
-        # The gateway's own environment is where keys are read (see credentials.py).
-        credentials = Credentials(os.environ)
+        # The gateway's own environment is where keys are read (see credentials.py);
+        # stored per-user keys are decrypted here, on first use, and kept in memory only.
+        self._stored_keys: dict[str, str] = {}
+        self._cipher: KeyCipher | None = None
+        credentials = Credentials(os.environ, stored=self._stored_key)
         self.gateway = Gateway(
             PriceTable.load(settings.pricing_file),
             ProviderRegistry(credentials, base_urls=settings.base_urls),
@@ -107,6 +113,33 @@ class LLMGatewayActor:
             call_log=self.call_log.record,
         )
         self._flusher: asyncio.Task[None] | None = None
+
+    def _stored_key(self, key_id: str) -> str:
+        try:
+            return self._stored_keys[key_id]
+        except KeyError:
+            raise MissingApiKey(
+                "that stored API key is not available", field="api_key_id"
+            ) from None
+
+    async def _load_keys(self, request: LLMRequest) -> None:
+        """Decrypt the stored keys a request names (once per key and gateway)."""
+        wanted = [c.api_key_id for c in (request.provider, *request.fallbacks) if c.api_key_id]
+        missing = [k for k in wanted if k not in self._stored_keys]
+        if not missing:
+            return
+        if self._cipher is None:
+            self._cipher = KeyCipher(load_master_key(self.settings))
+        async with session_factory(self._engine)() as session, session.begin():
+            for key_id in missing:
+                _, self._stored_keys[key_id] = await decrypt_stored_key(
+                    session, self._cipher, key_id
+                )
+
+    def forget_key(self, key_id: str) -> None:
+        """A stored key changed or was deleted: drop the decrypted copy and its client."""
+        self._stored_keys.pop(key_id, None)
+        self.gateway.registry.forget(lambda config: config.api_key_id == key_id)
 
     def _ensure_flusher(self) -> None:
         if self._flusher is None or self._flusher.done():
@@ -132,11 +165,13 @@ class LLMGatewayActor:
     async def complete(self, request: LLMRequest) -> LLMResult:
         """One budgeted, rate-limited, retried call; raises a typed ``LLMError``."""
         self._ensure_flusher()
+        await self._load_keys(request)
         return await self.gateway.complete(request)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
         """The same call, streamed: text batches, ``restart`` on a retried cut, the result."""
         self._ensure_flusher()
+        await self._load_keys(request)
         async for event in self.gateway.stream(request):
             yield event
 

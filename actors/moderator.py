@@ -44,12 +44,18 @@ class ModeratorActor:
         self.personas: dict[str, Any] = {}
         self.runner: DiscussionRunner | None = None
         self._task: asyncio.Task[DiscussionSnapshot] | None = None
+        self._retirement: asyncio.Task[None] | None = None
         self._engine = create_engine(
             settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
 
-    async def start(self) -> DiscussionSnapshot:
-        """Seat the personas and start the discussion; returns at once."""
+    async def start(self, retire_after_s: float | None = None) -> DiscussionSnapshot:
+        """Seat the personas and start the discussion; returns once they are seated.
+
+        ``retire_after_s`` (detached moderators started by the API): that long after the
+        discussion ends — time for watchers to read its last events — the moderator
+        releases its personas and exits; later readers get everything from the store.
+        """
         if self.runner is not None:
             return self.runner.snapshot()
         sessions = session_factory(self._engine)
@@ -76,6 +82,7 @@ class ModeratorActor:
         self.runner = DiscussionRunner(
             setup, DiscussionStore(sessions), self._speak, history=history
         )
+        await self.runner.begin()
         self._task = asyncio.create_task(self.runner.run())
         return self.runner.snapshot()
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_path
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -52,6 +53,40 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SIMFOCUS_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
     )
     call_log_flush_s: float = Field(default=0.5, gt=0)
+
+    # --- the API (serve/) ---------------------------------------------------------------
+    # Signs access tokens (HS256, pinned). Must be set outside development.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=3_600)
+    verify_token_ttl_s: int = Field(default=2 * 86_400, ge=600)
+    reset_token_ttl_s: int = Field(default=3_600, ge=300)
+    # AES-256-GCM key for stored provider keys, base64 (32 bytes). Empty: a key file is
+    # generated in data_dir on first use (with a warning) — fine on one machine only.
+    master_key: SecretStr = SecretStr("")
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "simfocus@localhost"
+    public_url: str = "http://127.0.0.1:8000"
+    cors_origins: list[str] = Field(default_factory=list)
+    # Rate limits of the API (per IP for auth, per user otherwise).
+    auth_per_minute: int = Field(default=5, ge=1)
+    mutations_per_minute: int = Field(default=60, ge=1)
+    discussions_per_hour: int = Field(default=10, ge=1)
+    websockets_per_user: int = Field(default=5, ge=1)
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000)
+
+    @model_validator(mode="after")
+    def _no_default_secrets_outside_development(self) -> Settings:
+        if self.environment not in ("development", "test") and (
+            self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+        ):
+            raise ValueError(
+                "SIMFOCUS_JWT_SECRET must be set outside development (e.g. `openssl rand -hex 32`)"
+            )
+        return self
 
     @property
     def base_urls(self) -> dict[str, str]:

@@ -287,6 +287,52 @@ def templates() -> None:
     console.print(table)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default: start one).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Serve config file (default configs/serve.yaml).")
+    ] = None,
+) -> None:
+    """Serve the HTTP and WebSocket API (Ray Serve + FastAPI) until Ctrl-C."""
+    import time
+
+    from ray import serve as ray_serve
+
+    from serve.deployment import api_application, deployment_options
+    from simfocus.cli.local_ray import init_ray
+    from simfocus.store.engine import create_engine
+    from simfocus.store.migrate import upgrade
+
+    settings = Settings(ray_address=address) if address else Settings()
+
+    async def migrate() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate())
+    init_ray(settings)
+    ray_serve.start(http_options={"host": host, "port": port})
+    options = deployment_options(config or settings.configs_dir / "serve.yaml")
+    ray_serve.run(api_application(settings, options), name="simfocus", route_prefix="/")
+    console.print(
+        f"simFocus API on http://{host}:{port}; OpenAPI at http://{host}:{port}/docs (Ctrl-C stops)"
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+        ray_serve.shutdown()
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply the schema migrations."""

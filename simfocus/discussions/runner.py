@@ -108,7 +108,7 @@ class DiscussionRunner:
         if self.status.is_terminal:  # stopped before it started
             return self.snapshot()
         try:
-            await self._set_status(DiscussionStatus.RUNNING)
+            await self.begin()
             if not self.history:
                 await self._say(
                     moderation.welcome(self.setup.topic, self.spec.mode, list(self.names.values())),
@@ -138,6 +138,11 @@ class DiscussionRunner:
             logger.exception("discussion %s: a message could not be committed", self.id)
             status, reason = DiscussionStatus.FAILED, f"the store failed: {_reason(e)}"
         await self._set_status(status, reason)
+
+    async def begin(self) -> None:
+        """Mark the discussion running (its start is visible before the first turn)."""
+        if self.status is DiscussionStatus.INITIALIZED:
+            await self._set_status(DiscussionStatus.RUNNING)
 
     async def _run_round(self, round_no: int) -> None:
         phase = self.phases.phase_of(round_no)

@@ -26,16 +26,28 @@ class DiscussionSetup:
 
 
 async def create_discussion(
-    repo: DiscussionRepository, study: Study, *, user_id: str | None = None
+    repo: DiscussionRepository,
+    study: Study,
+    *,
+    user_id: str | None = None,
+    topic_id: str | None = None,
+    character_ids: list[str] | None = None,
 ) -> DiscussionSetup:
-    """Stage a new discussion with its topic, characters and participants (no commit)."""
+    """Stage a new discussion with its participants (no commit).
+
+    From a study file, the topic and characters are new rows too; from the API they exist
+    already (``topic_id``, ``character_ids`` in panel order) and are only referenced.
+    """
     spec = study.discussion
-    topic = TopicRow(id=new_id(), user_id=user_id, **study.topic.model_dump())
+    topic: TopicRow | None = None
+    if topic_id is None:
+        topic = TopicRow(id=new_id(), user_id=user_id, **study.topic.model_dump())
+        topic_id = topic.id
     discussion = DiscussionRow(
         id=new_id(),
         user_id=user_id,
         name=study.name,
-        topic_id=topic.id,
+        topic_id=topic_id,
         mode=spec.mode.value,
         status=DiscussionStatus.INITIALIZED.value,
         max_rounds=spec.max_rounds,
@@ -44,25 +56,30 @@ async def create_discussion(
         spec=spec.model_dump(mode="json"),
         budget_micro_usd=spec.budget_micro_usd,
     )
-    repo.add(topic)
-    await repo.flush()  # plain foreign keys give the unit of work no order: insert parents first
+    if topic is not None:
+        repo.add(topic)
+        await repo.flush()  # plain foreign keys give the unit of work no order: parents first
     repo.add(discussion)
     await repo.flush()
     participants = []
     seats = []
     for position, character in enumerate(study.panel):
         config = character.model_dump(mode="json")
-        row = CharacterRow(id=new_id(), user_id=user_id, name=character.name, config=config)
+        if character_ids is None:
+            row = CharacterRow(id=new_id(), user_id=user_id, name=character.name, config=config)
+            repo.add(row)
+            character_id = row.id
+        else:
+            character_id = character_ids[position]
         seat = ParticipantRow(
             id=new_id(),
             discussion_id=discussion.id,
-            character_id=row.id,
+            character_id=character_id,
             position=position,
             name=character.name,
             character_snapshot=config,
             current_stance=character.stance.value,
         )
-        repo.add(row)
         seats.append(seat)
         participants.append(Participant(id=seat.id, position=position, character=character))
     await repo.flush()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -64,6 +66,13 @@ class ProviderRegistry:
             timeout_s=config.timeout_s,
             transport=self.transport,
         )
+
+    def forget(self, matches: Callable[[ProviderConfig], bool]) -> None:
+        """Drop providers (and their clients) whose config matches; closed in the background."""
+        for config in [c for c in self._providers if matches(c)]:
+            provider = self._providers.pop(config)
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing to close on
+                asyncio.get_running_loop().create_task(provider.aclose())
 
     async def aclose(self) -> None:
         for provider in self._providers.values():

@@ -46,7 +46,11 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {
+        dict[str, Any]: JSON,
+        list[dict[str, Any]]: JSON,
+        datetime: DateTime(timezone=True),
+    }
 
 
 def _id() -> Mapped[str]:
@@ -68,6 +72,50 @@ class User(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Access tokens issued before this instant are refused (logout everywhere, deletion).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(default=None)
+    budget_micro_usd: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class RefreshToken(Base):
+    """One refresh token of a rotation family; only its hash is stored."""
+
+    __tablename__ = "refresh_tokens"
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    family_id: Mapped[str] = mapped_column(String(36), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)  # rotated
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OneTimeToken(Base):
+    """Email verification and password reset tokens: single use, expiring, hashed."""
+
+    __tablename__ = "one_time_tokens"
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class MailOutbox(Base):
+    """Mail to send: SMTP when configured, otherwise kept here (and logged) for local use."""
+
+    __tablename__ = "mail_outbox"
+    id: Mapped[str] = _id()
+    to_email: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _created()
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class UserApiKey(Base):
@@ -93,7 +141,8 @@ class TopicRow(Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     context: Mapped[str] = mapped_column(Text, default="")
-    attachments: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Uploaded text documents used as context: [{id, filename, content_type, size, text}]
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -236,6 +285,7 @@ class AuditLog(Base):
     resource_id: Mapped[str | None] = mapped_column(String(36))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = _created()
 
 

@@ -127,7 +127,7 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
     for _ in range(2):
         result = runner.invoke(app, ["db", "upgrade"], env=env_for(tmp_path))
         assert result.exit_code == 0, result.output
-        assert "revision 0001" in result.output
+        assert "revision 0002" in result.output
 
     async def count() -> int | None:
         engine: AsyncEngine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'simfocus.db'}")

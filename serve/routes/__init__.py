@@ -1,0 +1,1 @@
+"""API routes: thin — validation, auth, envelopes; the logic lives in simfocus/."""
