@@ -87,7 +87,9 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 
 async def check_rate(ctx: ApiContext, key: str, limit: int, window_s: float, what: str) -> None:
-    verdict = await ctx.limits().hit.remote(key, limit, window_s)
+    verdict = await ctx.limits().hit.remote(
+        f"{ctx.settings.rate_limit_scope}:{key}", limit, window_s
+    )
     if not verdict.allowed:
         raise RateLimitExceeded(
             f"too many {what}: at most {limit} per {int(window_s)} s; "

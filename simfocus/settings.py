@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     discussions_per_hour: int = Field(default=10, ge=1)
     websockets_per_user: int = Field(default=5, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1_000)
+    # Prefix of the rate-limit counters: apps that share a cluster but not their limits.
+    rate_limit_scope: str = ""
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> Settings:

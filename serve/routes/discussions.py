@@ -45,17 +45,21 @@ async def create(
             f"/v1/users/me/api-keys and pass its id",
             field="api_key_id",
         )
+    provider: dict[str, Any] = {"name": body.llm_provider, "api_key_id": body.api_key_id}
     if body.api_key_id:
         from simfocus.keys.service import get_key
 
         key = await get_key(session, user.id, body.api_key_id)
         if key.provider != body.llm_provider:
             raise ValidationFailed(f"that key is for {key.provider}", field="api_key_id")
-    topic = await topic_for_discussion(session, user.id, body.topic_id)
-    characters = await characters_for_discussion(session, user.id, body.character_ids)
-    provider: dict[str, Any] = {"name": body.llm_provider, "api_key_id": body.api_key_id}
+        # The key's endpoint and default model, unless the request names a model.
+        provider["base_url"] = key.api_base_url
+        if key.default_model:
+            provider["model"] = key.default_model
     if body.llm_model:
         provider["model"] = body.llm_model
+    topic = await topic_for_discussion(session, user.id, body.topic_id)
+    characters = await characters_for_discussion(session, user.id, body.character_ids)
     spec = DiscussionSpec(
         mode=body.discussion_mode,
         max_rounds=body.max_rounds,

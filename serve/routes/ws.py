@@ -187,6 +187,7 @@ class Watch:
                     )
             after_live = batch.snapshot.live_id
             snap = batch.snapshot
+            sent_final = snap.version != version and snap.status.is_terminal
             if snap.version != version:
                 version = snap.version
                 self.send("status", self.last_seq, snap.model_dump(mode="json"))
@@ -196,6 +197,8 @@ class Watch:
                     {"round": snap.round, "phase": snap.phase, "messages": snap.last_seq},
                 )
             if snap.status.is_terminal and self.last_seq >= snap.last_seq:
+                if snap.version == version and not sent_final:
+                    self.send("status", self.last_seq, snap.model_dump(mode="json"))
                 return
 
     async def from_store(self) -> None:
@@ -248,7 +251,7 @@ async def watch(websocket: WebSocket, discussion_id: str, token: str = "") -> No
         await websocket.close(code=4404 if e.status == 404 else 4401)
         return
     limits = ctx.limits()
-    slot = f"ws:{user.id}"
+    slot = f"{ctx.settings.rate_limit_scope}:ws:{user.id}"
     if not await limits.acquire.remote(slot, ctx.settings.websockets_per_user):
         await websocket.send_text(
             json.dumps(
@@ -291,8 +294,15 @@ async def watch(websocket: WebSocket, discussion_id: str, token: str = "") -> No
                     )
                 )
                 await websocket.close(code=4408)
-        elif pump in done:
-            logger.error("websocket pump failed: %r", pump.exception())
+        elif pump in done or (
+            reader in done and not isinstance(reader.exception(), WebSocketDisconnect)
+        ):
+            failed = pump if pump in done else reader
+            logger.error(
+                "websocket %s failed: %r",
+                "pump" if failed is pump else "reader",
+                failed.exception(),
+            )
             with contextlib.suppress(Exception):
                 await websocket.close(code=1011)
     except WebSocketDisconnect:

@@ -42,12 +42,12 @@ class EventLog:
         if message.seq != self.next_seq():
             raise ValueError(f"seq {message.seq} out of order (expected {self.next_seq()})")
         self._events.append(message_event(message))
-        await self._notify()
+        await self.notify()
 
     async def publish_live(self, event: dict[str, Any]) -> None:
         self.live_id += 1
         self._live.append({**event, "live_id": self.live_id})
-        await self._notify()
+        await self.notify()
 
     def live_since(self, after_live: int) -> list[dict[str, Any]]:
         return [e for e in self._live if e["live_id"] > after_live]
@@ -55,9 +55,9 @@ class EventLog:
     async def bump(self) -> None:
         """Record a state change (status, speed, …) so that waiting watchers wake up."""
         self.version += 1
-        await self._notify()
+        await self.notify()
 
-    async def _notify(self) -> None:
+    async def notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
 

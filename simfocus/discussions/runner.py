@@ -303,10 +303,12 @@ class DiscussionRunner:
             return
         self.status = transition(self.status, status)
         self.reason = reason
+        # State and version change together: a watcher never sees one without the other.
+        self.events.version += 1
         await self.store.set_status(
             self.id, status, reason=reason, round_no=self.round or None, phase=self.phase
         )
-        await self.events.bump()
+        await self.events.notify()
 
     # ----- controls ---------------------------------------------------------------------
 
