@@ -27,6 +27,9 @@ from simfocus.store.engine import create_engine, session_factory
 logger = logging.getLogger(__name__)
 
 
+START_TIMEOUT_S = 120.0
+
+
 def moderator_name(discussion_id: str) -> str:
     return f"discussion:{discussion_id}"
 
@@ -45,6 +48,7 @@ class ModeratorActor:
         self.runner: DiscussionRunner | None = None
         self._task: asyncio.Task[DiscussionSnapshot] | None = None
         self._retirement: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()  # set once start() has seated everyone
         self._engine = create_engine(
             settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
@@ -83,6 +87,7 @@ class ModeratorActor:
             setup, DiscussionStore(sessions), self._speak, history=history
         )
         await self.runner.begin()
+        self._ready.set()
         self._task = asyncio.create_task(self.runner.run())
         return self.runner.snapshot()
 
@@ -121,20 +126,26 @@ class ModeratorActor:
             raise RuntimeError("the moderator has not been started")
         return self.runner
 
+    async def _started_runner(self) -> DiscussionRunner:
+        """The runner, once start() is done: a watcher may find this actor by name while
+        it is still seating the personas."""
+        await asyncio.wait_for(self._ready.wait(), START_TIMEOUT_S)
+        return self._runner()
+
     async def pause(self) -> DiscussionSnapshot:
-        return await self._runner().pause()
+        return await (await self._started_runner()).pause()
 
     async def resume(self) -> DiscussionSnapshot:
-        return await self._runner().resume()
+        return await (await self._started_runner()).resume()
 
     async def stop(self, reason: str = "stopped by user") -> DiscussionSnapshot:
-        return await self._runner().stop(reason)
+        return await (await self._started_runner()).stop(reason)
 
     async def inject_question(self, question: str) -> Message:
-        return await self._runner().inject_question(question)
+        return await (await self._started_runner()).inject_question(question)
 
     async def set_speed(self, speed: float) -> DiscussionSnapshot:
-        return await self._runner().set_speed(speed)
+        return await (await self._started_runner()).set_speed(speed)
 
     def snapshot(self) -> DiscussionSnapshot:
         return self._runner().snapshot()
@@ -148,7 +159,8 @@ class ModeratorActor:
     ) -> EventBatch:
         """Events after ``after_seq`` (and live text after ``after_live``), waiting up to
         ``timeout`` s for news (no polling)."""
-        return await self._runner().events_since(after_seq, known_version, timeout, after_live)
+        runner = await self._started_runner()
+        return await runner.events_since(after_seq, known_version, timeout, after_live)
 
     async def wait_finished(self, timeout: float | None = None) -> DiscussionSnapshot:
         assert self._task is not None

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from serve.feeds import Feeds
 from simfocus.characters.templates import TemplateLibrary
 from simfocus.keys.crypto import KeyCipher, load_master_key
 from simfocus.settings import Settings
@@ -19,6 +20,7 @@ class ApiContext:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     templates: TemplateLibrary
+    feeds: Feeds = field(default_factory=Feeds)
     _handles: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

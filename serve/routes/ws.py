@@ -26,6 +26,7 @@ from actors.errors import unwrap
 from actors.moderator import moderator_name
 from serve.context import ApiContext
 from serve.deps import authenticate
+from serve.feeds import DiscussionFeed
 from simfocus.discussions import queries
 from simfocus.discussions.api_schemas import QuestionIn, SpeedIn
 from simfocus.discussions.events import message_event
@@ -160,46 +161,40 @@ class Watch:
 
     async def pump(self) -> None:
         await self.subscribed.wait()
+        feed = self.ctx.feeds.acquire(self.id)
+        try:
+            gone = await self._follow(feed)
+        finally:
+            self.ctx.feeds.release(feed)
+        if gone:
+            await self.from_store()
+
+    async def _follow(self, feed: DiscussionFeed) -> bool:
+        """Send what the shared feed has; True if the moderator is not there (use the store)."""
         version: int | None = None
         after_live = 0
         while True:
-            try:
-                moderator = ray.get_actor(moderator_name(self.id))
-            except ValueError:
-                await self.from_store()
-                return
-            try:
-                batch = await moderator.events_since.remote(
-                    self.last_seq, version, HEARTBEAT_S, after_live
-                )
-            except ray.exceptions.RayActorError:
-                await self.from_store()  # it retired between our two calls
-                return
-            for event in batch.events:
+            await feed.wait(self.last_seq, version, after_live, HEARTBEAT_S)
+            if feed.gone:
+                return True
+            for event in feed.messages[self.last_seq :]:
                 self.send("message", event["seq"], event["message"])
                 self.last_seq = event["seq"]
-            for live in batch.live:
-                if live["seq"] > self.last_seq:
-                    self.send(
-                        live["type"],
-                        live["seq"],
-                        {k: live[k] for k in ("participant_id", "speaker_name", "text")},
-                    )
-            after_live = batch.snapshot.live_id
-            snap = batch.snapshot
-            sent_final = snap.version != version and snap.status.is_terminal
+            for live in feed.live:
+                if live["live_id"] > after_live and live["seq"] > self.last_seq:
+                    data = {k: live[k] for k in ("participant_id", "speaker_name", "text")}
+                    self.send(live["type"], live["seq"], data)
+            snap = feed.snapshot
+            if snap is None:
+                continue
+            after_live = max(after_live, snap.live_id)
             if snap.version != version:
                 version = snap.version
                 self.send("status", self.last_seq, snap.model_dump(mode="json"))
-                self.send(
-                    "progress",
-                    self.last_seq,
-                    {"round": snap.round, "phase": snap.phase, "messages": snap.last_seq},
-                )
+                progress = {"round": snap.round, "phase": snap.phase, "messages": snap.last_seq}
+                self.send("progress", self.last_seq, progress)
             if snap.status.is_terminal and self.last_seq >= snap.last_seq:
-                if snap.version == version and not sent_final:
-                    self.send("status", self.last_seq, snap.model_dump(mode="json"))
-                return
+                return False
 
     async def from_store(self) -> None:
         """The moderator is gone (finished, or never started): replay from the store."""
@@ -232,9 +227,9 @@ class Watch:
                 await asyncio.sleep(1.0)
                 try:
                     ray.get_actor(moderator_name(self.id))
-                    return await self.pump()
                 except ValueError:
                     continue
+                return await self.pump()
 
 
 @router.websocket("/v1/ws/discussions/{discussion_id}")
