@@ -8,6 +8,7 @@ default of 5 (every open WebSocket holds one), and ``request_timeout_s`` is left
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from ray.serve import Application
 
 from serve.app import build_app
 from simfocus.settings import REPO_CONFIGS, Settings
+from simfocus.store.engine import create_engine
+from simfocus.store.migrate import upgrade
 
 DEPLOYMENT = "SimfocusAPI"
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -51,5 +54,19 @@ def api_application(settings: Settings, options: dict[str, Any] | None = None) -
 
 
 def app_builder(args: dict[str, str]) -> Application:
-    """For ``serve run configs/serve.yaml`` (options there are applied by Serve itself)."""
-    return api_application(Settings(), deployment_options(REPO_CONFIGS / "serve.yaml"))
+    """For ``serve run configs/serve.yaml`` (options there are applied by Serve itself).
+
+    Runs once, where the application is deployed: the right place to migrate the store
+    (never in each replica — two replicas must not migrate at once).
+    """
+    settings = Settings()
+    asyncio.run(migrate(settings))
+    return api_application(settings, deployment_options(REPO_CONFIGS / "serve.yaml"))
+
+
+async def migrate(settings: Settings) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()

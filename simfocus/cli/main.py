@@ -303,21 +303,11 @@ def serve(
 
     from ray import serve as ray_serve
 
-    from serve.deployment import api_application, deployment_options
+    from serve.deployment import api_application, deployment_options, migrate
     from simfocus.cli.local_ray import init_ray
-    from simfocus.store.engine import create_engine
-    from simfocus.store.migrate import upgrade
 
     settings = Settings(ray_address=address) if address else Settings()
-
-    async def migrate() -> None:
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(migrate())
+    asyncio.run(migrate(settings))
     init_ray(settings)
     ray_serve.start(http_options={"host": host, "port": port})
     options = deployment_options(config or settings.configs_dir / "serve.yaml")
