@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -219,3 +221,49 @@ def test_request_bodies_are_size_limited(api: Api, alice: Account) -> None:
 
 
 __all__ = ["free_port"]
+
+
+def test_open_websockets_per_user_are_limited(api: Api) -> None:
+    dave = register(api, "Dave")
+    discussion_id = make_discussion(api, dave, rounds=1)  # not started: sockets stay open
+    url = f"{api.ws_url}/v1/ws/discussions/{discussion_id}?token={dave.token}"
+    with contextlib.ExitStack() as stack:
+        sockets = [
+            stack.enter_context(connect(url)) for _ in range(api.settings.websockets_per_user)
+        ]
+        for ws in sockets:
+            ws.send(json.dumps({"action": "ping"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "pong"
+        with connect(url) as extra:
+            event = json.loads(extra.recv(timeout=10))
+            assert event["data"]["code"] == "RATE_LIMIT_EXCEEDED"
+        sockets[-1].close()
+        time.sleep(0.5)  # the server releases the slot when it sees the close
+        with connect(url) as again:
+            again.send(json.dumps({"action": "ping"}))
+            assert json.loads(again.recv(timeout=10))["type"] == "pong"
+
+
+def test_several_observers_each_get_every_message_once_in_order(api: Api, alice: Account) -> None:
+    import threading
+
+    discussion_id = make_discussion(api, alice, rounds=3, pacing=0.1)
+    url = f"{api.ws_url}/v1/ws/discussions/{discussion_id}?token={alice.token}"
+    seen: dict[int, list[int]] = {}
+
+    def watch(i: int) -> None:
+        with connect(url) as ws:
+            ws.send(json.dumps({"action": "subscribe", "data": {"last_seq": 0}}))
+            seen[i] = [e["seq"] for e in map(json.loads, ws) if e["type"] == "message"]
+
+    threads = [threading.Thread(target=watch, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    with api.client(alice.token) as c:
+        data(c.post(f"/v1/discussions/{discussion_id}/start"))
+    for t in threads:
+        t.join(60)
+    assert len(seen) == 3
+    first = seen[0]
+    assert first == list(range(1, len(first) + 1)) and len(first) > 9
+    assert seen[1] == first and seen[2] == first
