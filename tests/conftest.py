@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from simfocus.characters.templates import TemplateLibrary
 from simfocus.settings import REPO_CONFIGS, Settings
@@ -90,6 +90,21 @@ async def engine(
         assert pg_engine is not None
         return pg_engine
     return sqlite_engine
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction that is rolled back after the test (on each store)."""
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        s = AsyncSession(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield s
+        finally:
+            await s.close()
+            await outer.rollback()
 
 
 @pytest.fixture(scope="session")

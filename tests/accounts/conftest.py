@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from simfocus.accounts import passwords
 from simfocus.settings import Settings
 
 JWT_SECRET = "test-secret-for-accounts-" + "0123456789abcdef" * 3
-
-
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with engine.connect() as conn:
-        outer = await conn.begin()
-        s = AsyncSession(
-            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        try:
-            yield s
-        finally:
-            await s.close()
-            await outer.rollback()
 
 
 @pytest.fixture

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from simfocus.keys.crypto import KeyCipher
 from simfocus.store.models import User, new_id
-
-
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with engine.connect() as conn:
-        outer = await conn.begin()
-        s = AsyncSession(
-            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        try:
-            yield s
-        finally:
-            await s.close()
-            await outer.rollback()
 
 
 async def make_user(session: AsyncSession, name: str) -> User:

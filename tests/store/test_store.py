@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -20,20 +19,6 @@ from simfocus.store.migrate import current_revision, head_revision
 from simfocus.store.models import Base
 from simfocus.transcripts.service import load_transcript, render_markdown
 from tests.factories import create_study
-
-
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with engine.connect() as conn:
-        outer = await conn.begin()
-        s = AsyncSession(
-            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        try:
-            yield s
-        finally:
-            await s.close()
-            await outer.rollback()
 
 
 async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -> None:

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from simfocus.store.models import User
-
-
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with engine.connect() as conn:
-        outer = await conn.begin()
-        s = AsyncSession(
-            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        try:
-            yield s
-        finally:
-            await s.close()
-            await outer.rollback()
 
 
 async def make_user(session: AsyncSession, name: str) -> str:
