@@ -13,8 +13,10 @@ import re
 from typing import Any
 
 import ray
+from ray.exceptions import RayActorError
 
 from actors.errors import unwrap
+from simfocus.discussions.errors import PersonaLost
 from simfocus.discussions.repository import DiscussionRepository
 from simfocus.discussions.runner import DiscussionRunner
 from simfocus.discussions.schemas import DiscussionSnapshot, EventBatch, Message
@@ -106,6 +108,8 @@ class ModeratorActor:
         except asyncio.CancelledError:
             ray.cancel(stream)  # stop: the persona abandons its call too
             raise
+        except RayActorError as e:
+            raise PersonaLost(f"persona {participant_id} died: {type(e).__name__}") from None
         except Exception as e:
             raise unwrap(e) from None
         raise RuntimeError("the persona's stream ended without an outcome")
@@ -117,6 +121,8 @@ class ModeratorActor:
         except asyncio.CancelledError:
             ray.cancel(ref)
             raise
+        except RayActorError as e:
+            raise PersonaLost(f"a persona died: {type(e).__name__}") from None
         except Exception as e:
             raise unwrap(e) from None
         return outcome

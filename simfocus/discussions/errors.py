@@ -15,3 +15,10 @@ class DiscussionFailed(SimfocusError):
 
 class DiscussionNotFound(NotFound):
     code = "DISCUSSION_NOT_FOUND"
+
+
+class PersonaLost(SimfocusError):
+    """A persona's process died during its turn; the moderator may retry the turn once."""
+
+    code = "PERSONA_LOST"
+    status = 503

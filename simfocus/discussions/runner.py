@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from simfocus.discussions import moderation
-from simfocus.discussions.errors import InvalidTransition
+from simfocus.discussions.errors import InvalidTransition, PersonaLost
 from simfocus.discussions.events import EventLog
 from simfocus.discussions.modes import TurnPlanner, TurnSlot
 from simfocus.discussions.phases import PhasePlan
@@ -166,20 +166,31 @@ class DiscussionRunner:
     ) -> None:
         await self._boundary()
         assert self.phase is not None
+        phase = self.phase
         pid = slot.participant_id
-        new = self.history[self._cursor[pid] :]
         addressee = None if question else self.planner.addressee(slot, self.history)
-        request = TurnRequest(
-            discussion_id=self.id,
-            round=self.round,
-            phase=self.phase,
-            new_messages=tuple(new),
-            side=slot.side.value if slot.side else None,
-            question=question,
-            addressee=addressee,
-            closing_statement=closing_statement,
-        )
-        outcome = await self._until_stopped(self.speak(pid, request))
+
+        def request() -> TurnRequest:
+            return TurnRequest(
+                discussion_id=self.id,
+                round=self.round,
+                phase=phase,
+                new_messages=tuple(self.history[self._cursor[pid] :]),
+                side=slot.side.value if slot.side else None,
+                question=question,
+                addressee=addressee,
+                closing_statement=closing_statement,
+            )
+
+        try:
+            outcome = await self._until_stopped(self.speak(pid, request()))
+        except PersonaLost:
+            # Its process died (and was restarted empty): it hears everything again —
+            # its memory folds that into the usual bounded context — and the turn is
+            # retried once. Nothing of the lost turn was committed, so nothing repeats.
+            logger.warning("persona %s of discussion %s was lost; retrying its turn", pid, self.id)
+            self._cursor[pid] = 0
+            outcome = await self._until_stopped(self.speak(pid, request()))
         self._cursor[pid] = len(self.history)
         self._record(
             role="persona",

@@ -146,3 +146,23 @@ async def test_actors_are_named_and_personas_keep_their_own_memory(
         "each persona remembers its own words"
     )
     assert all(s["summary"] for s in states), "earlier rounds were folded into a summary"
+
+
+async def test_a_persona_killed_mid_turn_comes_back_and_nothing_is_lost_or_repeated(
+    launch: Callable[[Study], Any], templates: TemplateLibrary
+) -> None:
+    from actors.moderator import persona_name
+
+    run = await launch(create_study(templates, mode=Mode.CREATIVE, personas=3, rounds=4, latency_ms=600))
+    await run.wait_for_seq(3)  # persona 2 (position 1) is speaking now
+    victim = run.setup.participants[2]
+    handle = ray.get_actor(persona_name(run.setup.discussion_id, victim.position, victim.character.name))
+    ray.kill(handle, no_restart=False)  # a crash: Ray restarts it, empty
+    snapshot = await run.moderator.wait_finished.remote(120)
+    assert snapshot.status is DiscussionStatus.COMPLETED, snapshot.status_reason
+    messages = await run.messages()
+    assert [m.seq for m in messages] == list(range(1, len(messages) + 1))
+    persona = [m for m in messages if m.role == "persona"]
+    assert len(persona) == 3 * 4, "every turn once: the lost one retried, none doubled"
+    memory = await run.moderator.persona_memory.remote(victim.id)
+    assert memory["last_seq"] > 0, "the restarted persona heard the discussion again"
