@@ -153,10 +153,14 @@ async def test_a_persona_killed_mid_turn_comes_back_and_nothing_is_lost_or_repea
 ) -> None:
     from actors.moderator import persona_name
 
-    run = await launch(create_study(templates, mode=Mode.CREATIVE, personas=3, rounds=4, latency_ms=600))
-    await run.wait_for_seq(3)  # persona 2 (position 1) is speaking now
+    run = await launch(
+        create_study(templates, mode=Mode.CREATIVE, personas=3, rounds=4, latency_ms=600)
+    )
+    await run.wait_for_seq(3)  # welcome, positions 0 and 1 said theirs: position 2 speaks now
     victim = run.setup.participants[2]
-    handle = ray.get_actor(persona_name(run.setup.discussion_id, victim.position, victim.character.name))
+    handle = ray.get_actor(
+        persona_name(run.setup.discussion_id, victim.position, victim.character.name)
+    )
     ray.kill(handle, no_restart=False)  # a crash: Ray restarts it, empty
     snapshot = await run.moderator.wait_finished.remote(120)
     assert snapshot.status is DiscussionStatus.COMPLETED, snapshot.status_reason
