@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import ray
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from actors.builders import moderator_actor
 from actors.errors import unwrap
-from actors.moderator import moderator_name
 from serve.deps import CtxDep, CurrentUser, MutationLimited, SessionDep, check_rate, client_info
 from serve.envelope import ok
+from serve.runtime import live_moderator, start_moderator
 from simfocus.discussions import queries
 from simfocus.discussions.api_schemas import DiscussionIn, QuestionIn, SpeedIn
 from simfocus.discussions.errors import InvalidTransition
@@ -171,8 +169,8 @@ async def start(
     if row.status != DiscussionStatus.INITIALIZED.value:
         raise InvalidTransition(f"a {row.status} discussion cannot be started", field="status")
     await session.commit()  # never hold the store across an actor call (see deps.py)
-    moderator = moderator_actor(ctx.settings, discussion_id, ctx.gateway(), detached=True)
-    snapshot = await _call(moderator.start.remote(RETIRE_AFTER_S))
+    moderator = await _call(start_moderator(ctx, discussion_id))
+    snapshot = await _call(moderator.snapshot.remote())
     audit(
         session,
         "discussion.start",
@@ -190,12 +188,9 @@ async def _control(
 ) -> JSONResponse:
     row = await queries.owned(session, user.id, discussion_id)
     await session.commit()  # never hold the store across an actor call (see deps.py)
-    try:
-        moderator = ray.get_actor(moderator_name(discussion_id))
-    except ValueError:
-        raise InvalidTransition(
-            f"the discussion is {row.status}, not running", field="status"
-        ) from None
+    moderator = await _call(live_moderator(request.app.state.ctx, discussion_id, row.status))
+    if moderator is None:
+        raise InvalidTransition(f"the discussion is {row.status}, not running", field="status")
     result = await _call(getattr(moderator, action).remote(*args))
     if action in ("pause", "resume", "stop"):
         audit(

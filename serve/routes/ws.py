@@ -27,6 +27,7 @@ from actors.moderator import moderator_name
 from serve.context import ApiContext
 from serve.deps import authenticate
 from serve.feeds import DiscussionFeed
+from serve.runtime import live_moderator
 from simfocus.discussions import queries
 from simfocus.discussions.api_schemas import QuestionIn, SpeedIn
 from simfocus.discussions.events import message_event
@@ -211,16 +212,11 @@ class Watch:
                 "phase": row.current_phase,
                 "last_seq": self.last_seq,
             }
+        if row.status in ("running", "paused"):
+            # Its moderator was lost (a crash, a restart): resume it, then follow it again.
+            await live_moderator(self.ctx, self.id, row.status)
+            return await self.pump()
         self.send("status", self.last_seq, status)
-        if (
-            not DiscussionStatus(row.status).is_terminal
-            and row.status != DiscussionStatus.INITIALIZED.value
-        ):
-            self.send(
-                "error",
-                self.last_seq,
-                {"code": "DISCUSSION_INTERRUPTED", "message": "the discussion is not running"},
-            )
         if row.status == DiscussionStatus.INITIALIZED.value:
             # Not started yet: wait for it to start, then follow it.
             while True:

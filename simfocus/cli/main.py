@@ -312,6 +312,9 @@ def serve(
     ray_serve.start(http_options={"host": host, "port": port})
     options = deployment_options(config or settings.configs_dir / "serve.yaml")
     ray_serve.run(api_application(settings, options), name="simfocus", route_prefix="/")
+    resumed = asyncio.run(_resume_orphans(settings))
+    if resumed:
+        console.print(f"resumed {len(resumed)} discussion(s) left running: {', '.join(resumed)}")
     console.print(
         f"simFocus API on http://{host}:{port}; OpenAPI at http://{host}:{port}/docs (Ctrl-C stops)"
     )
@@ -321,6 +324,37 @@ def serve(
     except KeyboardInterrupt:
         console.print("stopping…")
         ray_serve.shutdown()
+
+
+async def _resume_orphans(settings: Settings) -> list[str]:
+    from serve.context import ApiContext
+    from serve.runtime import resume_orphans
+
+    ctx = ApiContext.create(settings)
+    try:
+        return await resume_orphans(ctx)
+    finally:
+        await ctx.aclose()
+
+
+@app.command()
+def resume(
+    discussion_id: Annotated[
+        str, typer.Argument(help="The id of a discussion left running or paused.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: a new folder under ./runs/).")
+    ] = None,
+) -> None:
+    """Resume a discussion whose run was interrupted, from what the store kept."""
+    from simfocus.cli.runs import default_out_dir, resume_discussion
+
+    settings = Settings()
+    raise typer.Exit(
+        resume_discussion(
+            settings, discussion_id, (out or default_out_dir(discussion_id[:8])).resolve(), console
+        )
+    )
 
 
 @db_app.command("upgrade")

@@ -14,7 +14,8 @@ from rich.markup import escape
 
 from simfocus.discussions.repository import DiscussionRepository
 from simfocus.discussions.schemas import DiscussionSnapshot, DiscussionStatus
-from simfocus.discussions.service import DiscussionSetup, create_discussion
+from simfocus.discussions.service import DiscussionSetup, create_discussion, load_discussion
+from simfocus.kit.errors import SimfocusError
 from simfocus.settings import Settings
 from simfocus.store.engine import create_engine, session_factory
 from simfocus.store.migrate import upgrade
@@ -124,10 +125,37 @@ def summary_line(snapshot: DiscussionSnapshot) -> str:
     )
 
 
-def run_discussion(settings: Settings, study: Study, out_dir: Path, console: Console) -> int:
-    from actors.builders import gateway_actor, moderator_actor
-    from simfocus.cli.local_ray import init_ray
+async def load_setup(settings: Settings, discussion_id: str) -> DiscussionSetup:
+    engine = create_engine(
+        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            return await load_discussion(DiscussionRepository(session), discussion_id)
+    finally:
+        await engine.dispose()
 
+
+def resume_discussion(
+    settings: Settings, discussion_id: str, out_dir: Path, console: Console
+) -> int:
+    """Continue an interrupted discussion: the same seq, nothing said twice."""
+    try:
+        setup = asyncio.run(load_setup(settings, discussion_id))
+    except SimfocusError as e:
+        console.print(f"[red]error:[/] {escape(e.message)}")
+        return 2
+    if setup.status.is_terminal:
+        console.print(
+            f"[yellow]discussion {discussion_id} is {setup.status.value}: nothing to resume[/]"
+        )
+        return 2
+    console.print(f"[bold]{escape(setup.name)}[/] · resuming a {setup.status.value} discussion")
+    return _drive(settings, setup, out_dir, console)
+
+
+def run_discussion(settings: Settings, study: Study, out_dir: Path, console: Console) -> int:
     setup = asyncio.run(prepare_store(settings, study))
     provider = study.discussion.provider
     if provider.replay_path:
@@ -142,6 +170,14 @@ def run_discussion(settings: Settings, study: Study, out_dir: Path, console: Con
     if provider.name == "simulated":
         console.print("[dim]Replies are [bold]simulated[/bold] offline (no language model).[/]")
     console.print(f"[dim]discussion {setup.discussion_id}; starting Ray…[/]")
+    return _drive(settings, setup, out_dir, console)
+
+
+def _drive(settings: Settings, setup: DiscussionSetup, out_dir: Path, console: Console) -> int:
+    """Start the discussion's moderator, print it live, write the transcript."""
+    from actors.builders import gateway_actor, moderator_actor
+    from simfocus.cli.local_ray import init_ray
+
     init_ray(settings)
     gateway = gateway_actor(settings)
     moderator = moderator_actor(settings, setup.discussion_id, gateway)

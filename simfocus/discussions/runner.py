@@ -100,6 +100,25 @@ class DiscussionRunner:
         self._wake = asyncio.Event()  # speed changed: re-evaluate the pacing wait
         self._persisted: asyncio.Future[None] = _done()
         self._stop_reason: str | None = None
+        if self.history:
+            self._resume_from_history()
+
+    def _resume_from_history(self) -> None:
+        """Pick up where a lost moderator left off: a paused discussion stays paused, and
+        a question that not everyone answered yet is answered by the rest first."""
+        if self.status is DiscussionStatus.PAUSED:
+            self._resumed.clear()
+        answered: dict[int, set[str]] = {}
+        for m in self.history:
+            if m.kind == "question":
+                answered[m.seq] = set()
+            elif m.responds_to_seq in answered and m.participant_id:
+                answered[m.responds_to_seq].add(m.participant_id)
+        by_seq = {m.seq: m for m in self.history}
+        for seq, who in answered.items():
+            self._questions.extend(
+                (p.id, by_seq[seq]) for p in self.setup.participants if p.id not in who
+            )
 
     # ----- the loop -------------------------------------------------------------------
 
@@ -147,11 +166,14 @@ class DiscussionRunner:
     async def _run_round(self, round_no: int) -> None:
         phase = self.phases.phase_of(round_no)
         self.round, self.phase = round_no, phase
-        if round_no > 1 and self.phases.is_phase_start(round_no):
+        said = [m for m in self.history if m.round == round_no]
+        if round_no > 1 and self.phases.is_phase_start(round_no) and not said:
             await self._say(moderation.phase_intro(phase, self.spec.mode), round_no, phase)
-        done = sum(1 for m in self.history if m.round == round_no and m.role == "persona")
+        # On resume, skip the planned turns this round already had (answers to injected
+        # questions are extra turns, not the plan's).
+        questions = {m.seq for m in self.history if m.kind == "question"}
+        done = sum(1 for m in said if m.role == "persona" and m.responds_to_seq not in questions)
         closing_statement = self.spec.mode is Mode.CONSENSUS and phase is Phase.CLOSING
-        # On resume, skip the turns this round already had.
         for slot in self.planner.round_turns(round_no)[done:]:
             await self._answer_questions()
             await self._turn(slot, closing_statement=closing_statement)

@@ -58,5 +58,7 @@ async def launch(
     for moderator in started:  # kill what the test started
         try:
             await asyncio.wait_for(moderator.shutdown.remote(), 30)
+        except ray.exceptions.RayActorError:
+            pass  # the test killed it already
         finally:
             ray.kill(moderator)

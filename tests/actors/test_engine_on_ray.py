@@ -170,3 +170,40 @@ async def test_a_persona_killed_mid_turn_comes_back_and_nothing_is_lost_or_repea
     assert len(persona) == 3 * 4, "every turn once: the lost one retried, none doubled"
     memory = await run.moderator.persona_memory.remote(victim.id)
     assert memory["last_seq"] > 0, "the restarted persona heard the discussion again"
+
+
+async def test_a_lost_moderator_is_resumed_from_the_store_without_loss_or_repeat(
+    launch: Callable[[Study], Any], templates: TemplateLibrary, settings: Settings
+) -> None:
+    from actors.builders import gateway_actor, moderator_actor
+
+    study = create_study(templates, mode=Mode.FREE, personas=3, rounds=5, latency_ms=150, seed=4)
+    run = await launch(study)
+    await run.wait_for_seq(5)
+    await run.moderator.inject_question.remote("Who would pay for it?")
+    ray.kill(run.moderator)  # a crash: its personas go with it; the store says "running"
+    await asyncio.sleep(0.5)
+    before = await run.messages()
+    moderator = moderator_actor(settings, run.setup.discussion_id, gateway_actor(settings))
+    try:
+        snapshot = await moderator.start.remote()
+        assert snapshot.last_seq == len(before), "seq continues from the store"
+        final = await moderator.wait_finished.remote(120)
+    finally:
+        await moderator.shutdown.remote()
+        ray.kill(moderator)
+    assert final.status is DiscussionStatus.COMPLETED, final.status_reason
+    messages = await run.messages()
+    assert messages[: len(before)] == before
+    assert [m.seq for m in messages] == list(range(1, len(messages) + 1))
+    question = next(m for m in messages if m.kind == "question")
+    answers = [m.participant_id for m in messages if m.responds_to_seq == question.seq]
+    assert sorted(answers) == sorted(p.id for p in run.setup.participants), "each answered once"
+    planner = TurnPlanner(Mode.FREE, run.setup.participants, PhasePlan.for_rounds(5), 4)
+    planned = [s.participant_id for r in range(1, 6) for s in planner.round_turns(r)]
+    said = [
+        m.participant_id
+        for m in messages
+        if m.role == "persona" and m.responds_to_seq != question.seq
+    ]
+    assert said == planned, "every planned turn exactly once, in order"

@@ -254,3 +254,42 @@ def test_estimate_prints_expected_and_worst_case() -> None:
     assert "does not fit" in result.output
     ok = runner.invoke(app, ["estimate", study], env={"COLUMNS": "200"})
     assert "the worst case fits" in ok.output
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_cluster")
+def test_resume_continues_an_interrupted_discussion(tmp_path: Path, settings: Settings) -> None:
+    import ray
+
+    from actors.builders import gateway_actor, moderator_actor
+    from simfocus.characters.templates import TemplateLibrary
+    from simfocus.cli.runs import prepare_store
+    from simfocus.discussions.schemas import Mode
+    from tests.factories import create_study
+
+    study = create_study(
+        TemplateLibrary.load(REPO_CONFIGS / "characters"),
+        mode=Mode.CREATIVE,
+        personas=2,
+        rounds=3,
+        latency_ms=200,
+    )
+    setup = asyncio.run(prepare_store(settings, study))
+    moderator = moderator_actor(settings, setup.discussion_id, gateway_actor(settings))
+    ray.get(moderator.start.remote())
+    while ray.get(moderator.snapshot.remote()).last_seq < 3:
+        ray.get(moderator.events_since.remote(0, None, 1.0))
+    ray.kill(moderator)  # interrupted: the store still says "running"
+    out = tmp_path / "resumed"
+    env = {"SIMFOCUS_DATA_DIR": str(settings.data_dir), "COLUMNS": "200"}
+    result = runner.invoke(app, ["resume", setup.discussion_id, "--out", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    transcript = json.loads((out / "transcript.json").read_text())
+    assert transcript["status"] == "completed"
+    persona = [m for m in transcript["messages"] if m["role"] == "persona"]
+    assert len(persona) == 2 * 3
+    assert [m["seq"] for m in transcript["messages"]] == list(
+        range(1, len(transcript["messages"]) + 1)
+    )
+    again = runner.invoke(app, ["resume", setup.discussion_id], env=env)
+    assert again.exit_code == 2 and "nothing to resume" in again.output

@@ -267,3 +267,30 @@ def test_several_observers_each_get_every_message_once_in_order(api: Api, alice:
     first = seen[0]
     assert first == list(range(1, len(first) + 1)) and len(first) > 9
     assert seen[1] == first and seen[2] == first
+
+
+def test_a_lost_moderator_is_resumed_on_the_next_api_access(api: Api, alice: Account) -> None:
+    import ray
+
+    from actors.moderator import moderator_name
+
+    discussion_id = make_discussion(api, alice, rounds=3, pacing=0.3)
+    with api.client(alice.token) as c:
+        data(c.post(f"/v1/discussions/{discussion_id}/start"))
+        time.sleep(1.0)
+        ray.kill(ray.get_actor(moderator_name(discussion_id)))
+        time.sleep(0.5)
+        said = len(
+            data(c.get(f"/v1/discussions/{discussion_id}/messages", params={"per_page": 100}))
+        )
+        paused = data(c.post(f"/v1/discussions/{discussion_id}/pause"))  # resumes, then pauses
+        assert paused["status"] == "paused" and paused["last_seq"] >= said
+        data(c.post(f"/v1/discussions/{discussion_id}/resume"))
+    with connect(f"{api.ws_url}/v1/ws/discussions/{discussion_id}?token={alice.token}") as ws:
+        ws.send(json.dumps({"action": "subscribe", "data": {"last_seq": 0}}))
+        seqs = [e["seq"] for e in map(json.loads, ws) if e["type"] == "message"]
+    assert seqs == list(range(1, len(seqs) + 1))
+    with api.client(alice.token) as c:
+        final = data(c.get(f"/v1/discussions/{discussion_id}"))
+    assert final["status"] == "completed"
+    assert sum(p["message_count"] for p in final["participants"]) == 3 * 3
