@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import ray
@@ -30,6 +32,20 @@ logger = logging.getLogger(__name__)
 
 
 START_TIMEOUT_S = 120.0
+
+
+@contextmanager
+def _persona_call(call: Any, participant_id: str) -> Iterator[None]:
+    """Errors of a call to a persona, as the runner understands them."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        ray.cancel(call)  # stop: the persona abandons its call too
+        raise
+    except RayActorError as e:
+        raise PersonaLost(f"persona {participant_id} died: {type(e).__name__}") from None
+    except Exception as e:
+        raise unwrap(e) from None
 
 
 def moderator_name(discussion_id: str) -> str:
@@ -96,36 +112,22 @@ class ModeratorActor:
     async def _speak(self, participant_id: str, turn: TurnRequest) -> TurnOutcome:
         persona = self.personas[participant_id]
         assert self.runner is not None
-        if not self.runner.spec.stream:
-            return await self._await(persona.take_turn.remote(turn))
-        stream = persona.take_turn_stream.remote(turn)
-        try:
-            async for ref in stream:
+        runner = self.runner
+        call = (
+            persona.take_turn_stream.remote(turn)
+            if runner.spec.stream
+            else persona.take_turn.remote(turn)
+        )
+        with _persona_call(call, participant_id):
+            if not runner.spec.stream:
+                outcome: TurnOutcome = await call
+                return outcome
+            async for ref in call:
                 item = await ref
                 if isinstance(item, TurnOutcome):
                     return item
-                await self.runner.publish_live(item)
-        except asyncio.CancelledError:
-            ray.cancel(stream)  # stop: the persona abandons its call too
-            raise
-        except RayActorError as e:
-            raise PersonaLost(f"persona {participant_id} died: {type(e).__name__}") from None
-        except Exception as e:
-            raise unwrap(e) from None
+                await runner.publish_live(item)
         raise RuntimeError("the persona's stream ended without an outcome")
-
-    @staticmethod
-    async def _await(ref: Any) -> TurnOutcome:
-        try:
-            outcome: TurnOutcome = await ref
-        except asyncio.CancelledError:
-            ray.cancel(ref)
-            raise
-        except RayActorError as e:
-            raise PersonaLost(f"a persona died: {type(e).__name__}") from None
-        except Exception as e:
-            raise unwrap(e) from None
-        return outcome
 
     def _runner(self) -> DiscussionRunner:
         if self.runner is None:

@@ -19,8 +19,7 @@ from ray.serve import Application
 
 from serve.app import build_app
 from simfocus.settings import REPO_CONFIGS, Settings
-from simfocus.store.engine import create_engine
-from simfocus.store.migrate import upgrade
+from simfocus.store.engine import store_engine
 
 DEPLOYMENT = "SimfocusAPI"
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -65,8 +64,5 @@ def app_builder(args: dict[str, str]) -> Application:
 
 
 async def migrate(settings: Settings) -> None:
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
+    async with store_engine(settings, migrated=True):
+        pass

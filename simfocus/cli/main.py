@@ -360,18 +360,15 @@ def resume(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply the schema migrations."""
-    from simfocus.store.engine import create_engine
+    from simfocus.store.engine import store_engine
     from simfocus.store.migrate import current_revision, upgrade
 
     settings = Settings()
 
     async def go() -> str | None:
-        engine = create_engine(settings.resolved_database_url)
-        try:
+        async with store_engine(settings) as engine:
             await upgrade(engine, revision)
             return await current_revision(engine)
-        finally:
-            await engine.dispose()
 
     try:
         now = asyncio.run(go())

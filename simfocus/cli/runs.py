@@ -17,8 +17,7 @@ from simfocus.discussions.schemas import DiscussionSnapshot, DiscussionStatus
 from simfocus.discussions.service import DiscussionSetup, create_discussion, load_discussion
 from simfocus.kit.errors import SimfocusError
 from simfocus.settings import Settings
-from simfocus.store.engine import create_engine, session_factory
-from simfocus.store.migrate import upgrade
+from simfocus.store.engine import session_factory, store_engine
 from simfocus.studies.schemas import Study
 from simfocus.transcripts.schemas import Transcript
 from simfocus.transcripts.service import load_transcript, write_transcript
@@ -34,26 +33,14 @@ SPEAKER_COLOURS = ["magenta", "blue", "green", "cyan", "yellow", "bright_red", "
 
 async def prepare_store(settings: Settings, study: Study) -> DiscussionSetup:
     """Migrate the store and commit the new discussion with its panel (one transaction)."""
-    engine = create_engine(
-        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-    )
-    try:
-        await upgrade(engine)
+    async with store_engine(settings, migrated=True) as engine:
         async with session_factory(engine)() as session, session.begin():
             return await create_discussion(DiscussionRepository(session), study)
-    finally:
-        await engine.dispose()
 
 
 async def read_transcript(settings: Settings, discussion_id: str) -> Transcript:
-    engine = create_engine(
-        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-    )
-    try:
-        async with session_factory(engine)() as session:
-            return await load_transcript(DiscussionRepository(session), discussion_id)
-    finally:
-        await engine.dispose()
+    async with store_engine(settings) as engine, session_factory(engine)() as session:
+        return await load_transcript(DiscussionRepository(session), discussion_id)
 
 
 def default_out_dir(study_name: str) -> Path:
@@ -126,15 +113,9 @@ def summary_line(snapshot: DiscussionSnapshot) -> str:
 
 
 async def load_setup(settings: Settings, discussion_id: str) -> DiscussionSetup:
-    engine = create_engine(
-        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-    )
-    try:
-        await upgrade(engine)
+    async with store_engine(settings, migrated=True) as engine:
         async with session_factory(engine)() as session:
             return await load_discussion(DiscussionRepository(session), discussion_id)
-    finally:
-        await engine.dispose()
 
 
 def resume_discussion(

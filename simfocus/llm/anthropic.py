@@ -18,7 +18,7 @@ from simfocus.llm.http import (
     iter_sse,
     map_status,
     map_transport,
-    parse_json,
+    post_json,
     rate_headers,
     scrub,
     sse_json,
@@ -61,15 +61,13 @@ class AnthropicProvider(LLMProvider):
         return payload
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        try:
-            response = await self._client.post(
-                "/v1/messages", json=self._payload(request, stream=False)
-            )
-        except httpx.HTTPError as e:
-            raise map_transport(self.name, e) from None
-        if response.status_code >= 400:
-            raise map_status(self.name, response, response.content, self._secret)
-        data = parse_json(self.name, response.content)
+        data, headers = await post_json(
+            self._client,
+            self.name,
+            "/v1/messages",
+            self._payload(request, stream=False),
+            self._secret,
+        )
         blocks = data.get("content")
         if not isinstance(blocks, list):
             raise errors.MalformedResponse("anthropic sent a message without content")
@@ -81,7 +79,7 @@ class AnthropicProvider(LLMProvider):
             text,
             data.get("stop_reason") or "end_turn",
             data.get("usage") or {},
-            response.headers,
+            headers,
         )
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[str | Completion]:

@@ -107,6 +107,19 @@ def map_transport(
     return errors.ConnectionFailed(f"cannot reach {provider}: {type(exc).__name__}")
 
 
+async def post_json(
+    client: httpx.AsyncClient, provider: str, path: str, payload: dict[str, Any], secret: str | None
+) -> tuple[dict[str, Any], httpx.Headers]:
+    """One non-streamed call: its JSON body and headers, or the mapped error."""
+    try:
+        response = await client.post(path, json=payload)
+    except httpx.HTTPError as e:
+        raise map_transport(provider, e) from None
+    if response.status_code >= 400:
+        raise map_status(provider, response, response.content, secret)
+    return parse_json(provider, response.content), response.headers
+
+
 def parse_json(provider: str, body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)

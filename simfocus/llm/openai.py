@@ -18,7 +18,7 @@ from simfocus.llm.http import (
     iter_sse,
     map_status,
     map_transport,
-    parse_json,
+    post_json,
     rate_headers,
     sse_json,
 )
@@ -61,22 +61,20 @@ class OpenAIProvider(LLMProvider):
         return payload
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        try:
-            response = await self._client.post(
-                "/chat/completions", json=self._payload(request, stream=False)
-            )
-        except httpx.HTTPError as e:
-            raise map_transport(self.name, e) from None
-        if response.status_code >= 400:
-            raise map_status(self.name, response, response.content, self._secret)
-        data = parse_json(self.name, response.content)
+        data, headers = await post_json(
+            self._client,
+            self.name,
+            "/chat/completions",
+            self._payload(request, stream=False),
+            self._secret,
+        )
         try:
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
             finish = choice.get("finish_reason") or "stop"
         except (KeyError, IndexError, TypeError, AttributeError):
             raise errors.MalformedResponse("openai sent a completion without choices") from None
-        return self._completion(request, text, finish, data.get("usage"), response.headers)
+        return self._completion(request, text, finish, data.get("usage"), headers)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[str | Completion]:
         parts: list[str] = []

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from simfocus.settings import Settings
 
 
 def create_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 2) -> AsyncEngine:
@@ -51,3 +55,20 @@ def _begin_immediate(connection: Any) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def store_engine(settings: Settings, *, migrated: bool = False) -> AsyncIterator[AsyncEngine]:
+    """An engine on the configured store for one piece of work, disposed afterwards;
+    ``migrated`` brings the schema up to date first."""
+    from simfocus.store.migrate import upgrade  # migrations import the models; keep lazy
+
+    engine = create_engine(
+        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+    try:
+        if migrated:
+            await upgrade(engine)
+        yield engine
+    finally:
+        await engine.dispose()
