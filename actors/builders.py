@@ -27,6 +27,8 @@ def persona_actor_class() -> Any:
 
 def gateway_actor(settings: Settings) -> Any:
     """The named gateway, created on first use and shared by every discussion."""
+    # A crashed gateway is restarted (rebuilding its budgets from the store, see
+    # llm/calls.py) and a call it had in flight is retried once on the new process.
     return (
         ray.remote(**IO_BOUND)(LLMGatewayActor)
         .options(
@@ -34,6 +36,8 @@ def gateway_actor(settings: Settings) -> Any:
             get_if_exists=True,
             lifetime="detached",
             max_concurrency=1000,
+            max_restarts=-1,
+            max_task_retries=1,
         )
         .remote(settings)
     )

@@ -111,8 +111,30 @@ class LLMGatewayActor:
             config=GatewayConfig.load(settings.gateway_config_file),
             observer=RayMetrics(),
             call_log=self.call_log.record,
+            journal=self.call_log,
         )
         self._flusher: asyncio.Task[None] | None = None
+        self._rebuilt: asyncio.Task[None] | None = None
+
+    async def _started(self) -> None:
+        """Before the first call of this process (a fresh gateway, or one Ray restarted
+        after a crash): rebuild the budgets of live discussions from the store."""
+        if self._rebuilt is None:
+            self._rebuilt = asyncio.get_running_loop().create_task(self._rebuild())
+        await asyncio.shield(self._rebuilt)
+        self._ensure_flusher()
+
+    async def _rebuild(self) -> None:
+        accounts = await self.call_log.rebuild()
+        for account in accounts:
+            self.gateway.open_budget(
+                account.discussion_id,
+                account.budget_micro_usd,
+                self.settings.report_budget_share,
+                account.spent,
+            )
+        if accounts:
+            logger.info("gateway: budgets of %d live discussions rebuilt", len(accounts))
 
     def _stored_key(self, key_id: str) -> str:
         try:
@@ -150,10 +172,13 @@ class LLMGatewayActor:
             await asyncio.sleep(self.settings.call_log_flush_s)
             await self.call_log.flush()
 
-    def open_budget(
+    async def open_budget(
         self, discussion_id: str, budget_micro_usd: int | None, report_share: float, spent: int = 0
     ) -> None:
-        """Set a discussion's budget; ``spent`` carries what it spent before (on resume)."""
+        """Set a discussion's budget; ``spent`` carries what it spent before (on resume).
+        The ledger keeps the larger of that and what it already knows (its own books,
+        rebuilt from the call log after a restart)."""
+        await self._started()
         self.gateway.open_budget(discussion_id, budget_micro_usd, report_share, spent)
 
     def close_budget(self, discussion_id: str) -> None:
@@ -164,13 +189,13 @@ class LLMGatewayActor:
 
     async def complete(self, request: LLMRequest) -> LLMResult:
         """One budgeted, rate-limited, retried call; raises a typed ``LLMError``."""
-        self._ensure_flusher()
+        await self._started()
         await self._load_keys(request)
         return await self.gateway.complete(request)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
         """The same call, streamed: text batches, ``restart`` on a retried cut, the result."""
-        self._ensure_flusher()
+        await self._started()
         await self._load_keys(request)
         async for event in self.gateway.stream(request):
             yield event
@@ -193,3 +218,7 @@ class LLMGatewayActor:
 
     def check_health(self) -> bool:
         return True
+
+    def process_id(self) -> int:
+        """This process (the chaos tests kill it)."""
+        return os.getpid()

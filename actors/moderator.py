@@ -8,7 +8,9 @@ by this actor, so they go when it goes), opens the budget in the gateway and dri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from actors.errors import unwrap
+from actors.reports import report_writer
 from simfocus.discussions.errors import PersonaLost
 from simfocus.discussions.repository import DiscussionRepository
 from simfocus.discussions.runner import DiscussionRunner
@@ -25,6 +28,9 @@ from simfocus.discussions.schemas import DiscussionSnapshot, EventBatch, Message
 from simfocus.discussions.service import load_discussion
 from simfocus.discussions.store import DiscussionStore
 from simfocus.personas.schemas import TurnOutcome, TurnRequest
+from simfocus.reports.repository import ReportRepository
+from simfocus.reports.schemas import Report, ReportStatus
+from simfocus.reports.service import Sessions, produce_report
 from simfocus.settings import Settings
 from simfocus.store.engine import create_engine, session_factory
 
@@ -32,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 
 START_TIMEOUT_S = 120.0
+REPORT_WAIT_S = 300.0  # a shutdown waits this long for the report being written
 
 
 @contextmanager
@@ -65,8 +72,10 @@ class ModeratorActor:
         self.personas: dict[str, Any] = {}
         self.runner: DiscussionRunner | None = None
         self._task: asyncio.Task[DiscussionSnapshot] | None = None
-        self._retirement: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()  # set once start() has seated everyone
+        self._after: asyncio.Task[None] | None = None
+        self._report_done = asyncio.Event()
+        self.report: Report | None = None
         self._engine = create_engine(
             settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
@@ -102,12 +111,48 @@ class ModeratorActor:
             spent,
         )
         self.runner = DiscussionRunner(
-            setup, DiscussionStore(sessions), self._speak, history=history
+            setup, DiscussionStore(sessions), self._speak, history=history, with_report=True
         )
         await self.runner.begin()
         self._ready.set()
         self._task = asyncio.create_task(self.runner.run())
+        self._after = asyncio.create_task(self._after_run(sessions, retire_after_s))
         return self.runner.snapshot()
+
+    async def _after_run(self, sessions: Sessions, retire_after_s: float | None) -> None:
+        """Once the discussion ends: write its report, then (detached) retire."""
+        assert self._task is not None and self.runner is not None
+        await asyncio.gather(self._task, return_exceptions=True)
+        if self.runner.report_status == "generating":
+            status = ReportStatus.FAILED.value
+            try:
+                writer = report_writer(self.settings, self.gateway)
+                report = await produce_report(sessions, writer, self.discussion_id)
+                self.report = report
+                status = report.status.value
+            except Exception:
+                logger.exception(
+                    "discussion %s: the report could not be stored", self.discussion_id
+                )
+                await self._report_failed(sessions)
+            await self.runner.report_finished(status)
+        self._report_done.set()
+        if retire_after_s is not None:
+            await asyncio.sleep(retire_after_s)
+            await self.shutdown()
+            ray.actor.exit_actor()
+
+    async def _report_failed(self, sessions: Sessions) -> None:
+        with contextlib.suppress(Exception):
+            async with sessions() as session, session.begin():
+                row = await ReportRepository(session).mark_generating(self.discussion_id)
+                row.status = ReportStatus.FAILED.value
+                row.note = "The report could not be stored (the store failed); regenerate it."
+
+    async def wait_report(self, timeout: float | None = None) -> Report | None:
+        """The report written when the discussion ended (None if none was)."""
+        await asyncio.wait_for(self._report_done.wait(), timeout)
+        return self.report
 
     async def _speak(self, participant_id: str, turn: TurnRequest) -> TurnOutcome:
         persona = self.personas[participant_id]
@@ -183,11 +228,20 @@ class ModeratorActor:
             await self.runner.stop("moderator shut down")
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._after is not None and self._after is not asyncio.current_task():
+            # Let the report being written finish (it has its own timeouts), then go.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._report_done.wait(), REPORT_WAIT_S)
+            self._after.cancel()
         for handle in self.personas.values():
             ray.kill(handle, no_restart=True)
         self.personas.clear()
         await self.gateway.close_budget.remote(self.discussion_id)
         await self._engine.dispose()
+
+    def process_id(self) -> int:
+        """This process (the chaos tests kill it)."""
+        return os.getpid()
 
     def check_health(self) -> bool:
         return self._task is None or not self._task.done() or self._task.exception() is None

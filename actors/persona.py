@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ray.exceptions import RayActorError
+
 from actors.errors import unwrap
 from simfocus.discussions.schemas import DiscussionSpec, Participant
+from simfocus.llm.errors import GatewayLost
 from simfocus.llm.gateway import StreamEvent
 from simfocus.llm.schemas import LLMRequest, LLMResult
 from simfocus.personas.mind import PersonaMind
@@ -14,6 +18,14 @@ from simfocus.personas.replies import StanceFilter
 from simfocus.personas.schemas import TurnDelta, TurnOutcome, TurnRequest
 from simfocus.settings import Settings
 from simfocus.topics.schemas import Topic
+
+
+def _gateway_error(error: BaseException) -> BaseException:
+    """Our error out of Ray's wrapper; a gateway that died mid-call is ``GatewayLost``."""
+    error = unwrap(error)
+    if isinstance(error, RayActorError):
+        return GatewayLost(f"the LLM gateway was lost during the call: {type(error).__name__}")
+    return error
 
 
 class PersonaActor:
@@ -58,13 +70,13 @@ class PersonaActor:
                 elif event.result is not None:
                     yield self.mind.finish(event.result)
         except Exception as e:
-            raise unwrap(e) from None
+            raise _gateway_error(e) from None
 
     async def _call_llm(self, request: LLMRequest) -> LLMResult:
         try:
             result: LLMResult = await self.gateway.complete.remote(request)
         except Exception as e:
-            raise unwrap(e) from None
+            raise _gateway_error(e) from None
         return result
 
     def memory_state(self) -> dict[str, Any]:
@@ -81,3 +93,7 @@ class PersonaActor:
 
     def check_health(self) -> bool:
         return True
+
+    def process_id(self) -> int:
+        """This process (the chaos tests kill it)."""
+        return os.getpid()

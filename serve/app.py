@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -9,6 +12,7 @@ from starlette.responses import Response
 
 from serve.context import ApiContext
 from serve.envelope import RequestIdMiddleware, failure, install_error_handlers
+from serve.retention import retention_lifespan
 from simfocus import __version__
 from simfocus.settings import Settings
 
@@ -35,13 +39,35 @@ class BodySizeLimit(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """While a replica serves: the retention job runs; at its end the store is released."""
+    async with retention_lifespan(app):
+        try:
+            yield
+        finally:
+            await app.state.ctx.aclose()
+
+
 def build_app(settings: Settings, *, behind_serve: bool = False) -> FastAPI:
-    from serve.routes import auth, characters, discussions, health, keys, topics, users, ws
+    from serve.routes import (
+        auth,
+        characters,
+        discussions,
+        health,
+        keys,
+        reports,
+        shares,
+        topics,
+        users,
+        ws,
+    )
 
     app = FastAPI(
         title="simFocus API",
         version=__version__,
         description="AI virtual focus groups: moderated discussions between LLM personas.",
+        lifespan=_lifespan,
     )
     app.state.ctx = ApiContext.create(settings)
     install_error_handlers(app)
@@ -55,6 +81,6 @@ def build_app(settings: Settings, *, behind_serve: bool = False) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(RequestIdMiddleware, echo=not behind_serve)
-    for module in (health, auth, users, keys, topics, characters, discussions, ws):
+    for module in (health, auth, users, keys, topics, characters, reports, discussions, shares, ws):
         app.include_router(module.router)
     return app

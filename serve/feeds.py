@@ -52,6 +52,7 @@ class DiscussionFeed:
                 if (
                     batch.snapshot.status.is_terminal
                     and len(self.messages) >= batch.snapshot.last_seq
+                    and batch.snapshot.report_status != "generating"
                 ):
                     return  # everything is here; the feed stays readable
         except (ValueError, ray.exceptions.RayActorError):

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     context_window_tokens: int = Field(default=900, ge=100)
     summary_tokens: int = Field(default=300, ge=50)
     report_budget_share: float = Field(default=0.1, ge=0, lt=1)
+    # The report writer's prompt limit: longer transcripts are summarised in stages.
+    report_context_tokens: int = Field(default=12_000, ge=1_000)
+    report_max_tokens: int = Field(default=2_500, ge=200)
+    share_password_attempts_per_minute: int = Field(default=5, ge=1)
 
     @property
     def resolved_database_url(self) -> str:
@@ -71,6 +75,11 @@ class Settings(BaseSettings):
     smtp_from: str = "simfocus@localhost"
     public_url: str = "http://127.0.0.1:8000"
     cors_origins: list[str] = Field(default_factory=list)
+    # Browser origins allowed to open WebSockets (besides public_url's and cors_origins);
+    # "*" allows any. Clients that send no Origin (CLIs, servers) are not browsers: allowed.
+    ws_origins: list[str] = Field(default_factory=list)
+    ws_messages_per_second: float = Field(default=10.0, gt=0)
+    ws_message_burst: int = Field(default=30, ge=1)
     # Rate limits of the API (per IP for auth, per user otherwise).
     auth_per_minute: int = Field(default=5, ge=1)
     mutations_per_minute: int = Field(default=60, ge=1)
@@ -79,6 +88,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1_000)
     # Prefix of the rate-limit counters: apps that share a cluster but not their limits.
     rate_limit_scope: str = ""
+    # Retention: ended discussions, spent tokens, sent mail and call logs older than this
+    # are purged (`simfocus db purge`; each API replica checks every interval).
+    retention_days: int = Field(default=90, ge=1)
+    retention_interval_s: float = Field(default=3600, gt=0)
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> Settings:
@@ -89,6 +102,13 @@ class Settings(BaseSettings):
                 "SIMFOCUS_JWT_SECRET must be set outside development (e.g. `openssl rand -hex 32`)"
             )
         return self
+
+    @property
+    def allowed_ws_origins(self) -> set[str]:
+        from urllib.parse import urlsplit
+
+        public = urlsplit(self.public_url)
+        return {f"{public.scheme}://{public.netloc}", *self.cors_origins, *self.ws_origins}
 
     @property
     def base_urls(self) -> dict[str, str]:

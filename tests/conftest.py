@@ -56,10 +56,12 @@ async def pg_engine() -> AsyncIterator[AsyncEngine | None]:
         yield None
         return
     schema = f"simfocus_test_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(PG_URL)
+    admin = create_async_engine(PG_URL, pool_pre_ping=True)
     async with admin.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_async_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+    engine = create_async_engine(
+        PG_URL, pool_pre_ping=True, connect_args={"server_settings": {"search_path": schema}}
+    )
     try:
         await upgrade(engine)
         yield engine

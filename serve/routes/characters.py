@@ -10,7 +10,12 @@ from fastapi.responses import JSONResponse
 from serve.deps import ClientDep, CtxDep, CurrentUser, MutationLimited, SessionDep
 from serve.envelope import ok
 from simfocus.characters import service
-from simfocus.characters.api_schemas import CharacterIn, CharacterPatch, FromTemplateIn
+from simfocus.characters.api_schemas import (
+    CharacterIn,
+    CharacterPatch,
+    FromPanelIn,
+    FromTemplateIn,
+)
 from simfocus.kit.pagination import PageParams
 
 router = APIRouter(prefix="/v1/characters", tags=["characters"])
@@ -30,6 +35,16 @@ async def from_template(
     character = await service.create_from_template(session, user.id, ctx.templates, body)
     await session.commit()
     return ok(request, character, status=201)
+
+
+@router.post("/from-panel", status_code=201, dependencies=[MutationLimited])
+async def from_panel(
+    body: FromPanelIn, request: Request, user: CurrentUser, session: SessionDep
+) -> JSONResponse:
+    """Sample personas from a demographic spec and save them as your characters."""
+    characters = await service.create_from_panel(session, user.id, body)
+    await session.commit()
+    return ok(request, characters, status=201)
 
 
 @router.post("", status_code=201, dependencies=[MutationLimited])

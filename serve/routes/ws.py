@@ -2,7 +2,8 @@
 
 Server events are ``{type, seq, data}``: ``message`` (seq = the message's), transient
 ``message_delta`` / ``message_discard`` (seq = the message being written), ``status`` and
-``progress`` (seq = the last message's), ``subscribed``, ``pong``, ``error``. A client
+``progress`` (seq = the last message's), ``report_ready`` (once the report of the ended
+discussion is stored: ready, partial or failed), ``subscribed``, ``pong``, ``error``. A client
 sends ``{"action": "subscribe", "data": {"last_seq": N}}`` and gets exactly the messages
 after N, then live events; ``ping``; and, as the owner, ``pause``, ``resume``, ``stop``,
 ``speed`` ({speed: 0.5-3}) and ``inject`` ({question}). Bad messages get an ``error``
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 
 import ray
@@ -34,6 +36,7 @@ from simfocus.discussions.events import message_event
 from simfocus.discussions.repository import DiscussionRepository
 from simfocus.discussions.schemas import DiscussionStatus
 from simfocus.kit.errors import SimfocusError
+from simfocus.reports.repository import ReportRepository
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -41,10 +44,34 @@ SEND_BUFFER = 1000
 HEARTBEAT_S = 20.0
 MAX_CLIENT_MESSAGE = 8_192
 CONTROLS = {"pause", "resume", "stop", "speed", "inject"}
+REPORT_SETTLED = ("ready", "partial", "failed")
+FLOOD_CLOSE_AFTER = 100  # messages refused for rate before the connection is closed
 
 
 class _SlowClient(Exception):
     pass
+
+
+class _Flooding(Exception):
+    """The client keeps sending faster than allowed after being told: it is closed."""
+
+
+class TokenBucket:
+    """Per-connection message budget: ``rate`` per second, bursts of ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 class Watch:
@@ -67,8 +94,27 @@ class Watch:
             await self.ws.send_text(json.dumps(event, default=str))
 
     async def reader(self) -> None:
+        bucket = TokenBucket(
+            self.ctx.settings.ws_messages_per_second, self.ctx.settings.ws_message_burst
+        )
+        refused = 0
         while True:
             raw = await self.ws.receive_text()
+            if not bucket.take():
+                refused += 1
+                if refused > FLOOD_CLOSE_AFTER:
+                    raise _Flooding
+                self.send(
+                    "error",
+                    self.last_seq,
+                    {
+                        "code": "RATE_LIMIT_EXCEEDED",
+                        "message": f"at most {bucket.rate:g} messages per second: this one "
+                        "was ignored",
+                        "field": None,
+                    },
+                )
+                continue
             if len(raw) > MAX_CLIENT_MESSAGE:
                 self.send(
                     "error",
@@ -174,6 +220,7 @@ class Watch:
         """Send what the shared feed has; True if the moderator is not there (use the store)."""
         version: int | None = None
         after_live = 0
+        reported = False
         while True:
             await feed.wait(self.last_seq, version, after_live, HEARTBEAT_S)
             if feed.gone:
@@ -194,8 +241,22 @@ class Watch:
                 self.send("status", self.last_seq, snap.model_dump(mode="json"))
                 progress = {"round": snap.round, "phase": snap.phase, "messages": snap.last_seq}
                 self.send("progress", self.last_seq, progress)
-            if snap.status.is_terminal and self.last_seq >= snap.last_seq:
+                if snap.report_status in REPORT_SETTLED and not reported:
+                    reported = True
+                    self.report_ready(snap.report_status)
+            if (
+                snap.status.is_terminal
+                and self.last_seq >= snap.last_seq
+                and snap.report_status != "generating"
+            ):
                 return False
+
+    def report_ready(self, status: str) -> None:
+        self.send(
+            "report_ready",
+            self.last_seq,
+            {"status": status, "url": f"/v1/discussions/{self.id}/report"},
+        )
 
     async def from_store(self) -> None:
         """The moderator is gone (finished, or never started): replay from the store."""
@@ -212,11 +273,14 @@ class Watch:
                 "phase": row.current_phase,
                 "last_seq": self.last_seq,
             }
+            report = await ReportRepository(session).of_discussion(self.id)
         if row.status in ("running", "paused"):
             # Its moderator was lost (a crash, a restart): resume it, then follow it again.
             await live_moderator(self.ctx, self.id, row.status)
             return await self.pump()
         self.send("status", self.last_seq, status)
+        if report is not None and report.status in REPORT_SETTLED:
+            self.report_ready(report.status)
         if row.status == DiscussionStatus.INITIALIZED.value:
             # Not started yet: wait for it to start, then follow it.
             while True:
@@ -231,6 +295,14 @@ class Watch:
 @router.websocket("/v1/ws/discussions/{discussion_id}")
 async def watch(websocket: WebSocket, discussion_id: str, token: str = "") -> None:
     ctx: ApiContext = websocket.app.state.ctx
+    origin = websocket.headers.get("origin")
+    allowed = ctx.settings.allowed_ws_origins
+    if origin is not None and "*" not in allowed and origin.rstrip("/") not in allowed:
+        # A page on another site must not drive a user's discussions (cross-site WebSocket
+        # hijacking): refuse the handshake (HTTP 403).
+        logger.warning("websocket from origin %r refused", origin)
+        await websocket.close(code=4403)
+        return
     await websocket.accept()
     try:
         async with ctx.sessions() as session:
@@ -269,6 +341,9 @@ async def watch(websocket: WebSocket, discussion_id: str, token: str = "") -> No
             await w.outbox.put(None)
             await asyncio.wait_for(writer, 10)
             await websocket.close(code=1000)
+        elif any(isinstance(t.exception(), _Flooding) for t in done if not t.cancelled()):
+            with contextlib.suppress(Exception):
+                await websocket.close(code=4429)
         elif any(isinstance(t.exception(), _SlowClient) for t in done if not t.cancelled()):
             with contextlib.suppress(Exception):
                 await websocket.send_text(

@@ -357,6 +357,53 @@ def resume(
     )
 
 
+@app.command()
+def panel(
+    spec: Annotated[
+        Path, typer.Argument(help="A panel spec, e.g. configs/panels/uk_commuters.yaml")
+    ],
+    n: Annotated[int, typer.Option("--n", "-n", help="How many personas (1-200).")] = 8,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for the draw (default: the spec's seed).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the personas as YAML for a study's 'panel:'.")
+    ] = None,
+) -> None:
+    """Sample a panel of personas from a demographic spec and print it."""
+    from simfocus.cli.panels import panel_command
+
+    raise typer.Exit(panel_command(spec, n, seed, out, console))
+
+
+@app.command()
+def report(
+    discussion_id: Annotated[str, typer.Argument(help="The id of an ended discussion.")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="md, html (self-contained), pdf or json.")
+    ] = "md",
+    out: Annotated[
+        Path | None, typer.Option(help="The file to write (default: ./<title>-report.<format>).")
+    ] = None,
+    regenerate: Annotated[
+        bool, typer.Option("--regenerate", help="Write the report again with the model first.")
+    ] = False,
+) -> None:
+    """Export a discussion's report (written first if it has none yet)."""
+    from simfocus.cli.reports import export_command
+
+    if format not in ("md", "html", "pdf", "json"):
+        raise _fail(f"unknown format {format!r}", "Use one of: md, html, pdf, json.")
+    settings = Settings()
+    try:
+        code = export_command(settings, discussion_id, format, out, regenerate, console)  # type: ignore[arg-type]
+    except SimfocusError as e:
+        raise _fail(
+            e.message, "List discussions with the API (GET /v1/discussions) or see runs/."
+        ) from None
+    raise typer.Exit(code)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply the schema migrations."""
@@ -378,6 +425,26 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
             "Check SIMFOCUS_DATABASE_URL and that the database is running.",
         ) from None
     console.print(f"store at {_safe_url(settings)} is at revision {now}")
+
+
+@db_app.command("purge")
+def db_purge(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Purge what ended or expired more than DAYS days ago "
+            "(default: SIMFOCUS_RETENTION_DAYS, 90).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count what would be deleted.")
+    ] = False,
+) -> None:
+    """Delete ended discussions, spent tokens, sent mail and LLM call logs past retention."""
+    from simfocus.cli.retention import purge_command
+
+    raise typer.Exit(purge_command(Settings(), days, dry_run, console))
 
 
 def _safe_url(settings: Settings) -> str:

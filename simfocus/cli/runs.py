@@ -12,6 +12,12 @@ import ray
 from rich.console import Console
 from rich.markup import escape
 
+from simfocus.cli.reports import (
+    RUN_FORMATS,
+    report_summary,
+    wait_for_report,
+    write_report_files,
+)
 from simfocus.discussions.repository import DiscussionRepository
 from simfocus.discussions.schemas import DiscussionSnapshot, DiscussionStatus
 from simfocus.discussions.service import DiscussionSetup, create_discussion, load_discussion
@@ -162,16 +168,23 @@ def _drive(settings: Settings, setup: DiscussionSetup, out_dir: Path, console: C
     init_ray(settings)
     gateway = gateway_actor(settings)
     moderator = moderator_actor(settings, setup.discussion_id, gateway)
+    report = None
     try:
         ray.get(moderator.start.remote())
         snapshot = follow(moderator, LivePrinter(console, setup), console)
+        if snapshot.report_status is not None:
+            report = wait_for_report(moderator, console)
     finally:
         try:
-            ray.get(moderator.shutdown.remote(), timeout=30)
+            ray.get(moderator.shutdown.remote(), timeout=60)
         finally:
             ray.kill(moderator)
     transcript = asyncio.run(read_transcript(settings, setup.discussion_id))
     json_path, md_path = write_transcript(transcript, out_dir)
     console.print(summary_line(snapshot))
     console.print(f"Transcript: {json_path} and {md_path}")
+    if report is not None:
+        paths = write_report_files(report, transcript, out_dir, RUN_FORMATS)
+        console.print(report_summary(report))
+        console.print("Report: " + ", ".join(str(p) for p in paths))
     return 1 if snapshot.status is DiscussionStatus.FAILED else 0

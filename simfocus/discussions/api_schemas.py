@@ -68,6 +68,8 @@ class DiscussionOut(ValueModel):
     budget_usd: float | None
     usage: UsageOut
     participants: list[ParticipantOut] = []
+    # generating | ready | partial | failed; None until the discussion ends
+    report_status: str | None = None
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None

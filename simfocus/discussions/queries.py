@@ -15,7 +15,13 @@ from simfocus.discussions.repository import to_message
 from simfocus.discussions.schemas import DiscussionStatus, Mode
 from simfocus.kit.errors import Conflict
 from simfocus.kit.pagination import PageParams, Pagination
-from simfocus.store.models import DiscussionRow, LLMCallRow, MessageRow, ParticipantRow
+from simfocus.store.models import (
+    DiscussionRow,
+    LLMCallRow,
+    MessageRow,
+    ParticipantRow,
+    ReportRow,
+)
 
 USD = 1_000_000
 
@@ -72,6 +78,9 @@ async def discussion_out(
             cost_usd=row.cost_micro_usd / USD,
         ),
         participants=seats,
+        report_status=await session.scalar(
+            select(ReportRow.status).where(ReportRow.discussion_id == row.id)
+        ),
         created_at=row.created_at,
         started_at=row.started_at,
         ended_at=row.ended_at,

@@ -40,7 +40,7 @@ from simfocus.discussions.service import DiscussionSetup
 from simfocus.discussions.states import transition
 from simfocus.discussions.store import DiscussionStore
 from simfocus.kit.errors import SimfocusError, ValidationFailed
-from simfocus.llm.errors import BudgetExhausted
+from simfocus.llm.errors import BudgetExhausted, GatewayLost
 from simfocus.personas.schemas import TurnDelta, TurnOutcome, TurnRequest
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ Speak = Callable[[str, TurnRequest], Awaitable[TurnOutcome]]
 
 MIN_SPEED, MAX_SPEED = 0.1, 10.0
 MAX_QUESTION_CHARS = 2000
+# A report is written for these endings; a failed discussion keeps its transcript only.
+REPORTED_STATUSES = frozenset({DiscussionStatus.COMPLETED, DiscussionStatus.STOPPED})
 
 
 def _done() -> asyncio.Future[None]:
@@ -73,6 +75,7 @@ class DiscussionRunner:
         speak: Speak,
         *,
         history: list[Message] | None = None,
+        with_report: bool = False,
     ) -> None:
         self.setup = setup
         self.id = setup.discussion_id
@@ -89,6 +92,8 @@ class DiscussionRunner:
         self.round = self.history[-1].round if self.history else 0
         self.phase: Phase | None = self.history[-1].phase if self.history else None
         self.speed = 1.0
+        self.with_report = with_report
+        self.report_status: str | None = None
         self.totals = {"prompt_tokens": 0, "completion_tokens": 0, "cost_micro_usd": 0}
         for m in self.history:
             self._count(m)
@@ -206,12 +211,14 @@ class DiscussionRunner:
 
         try:
             outcome = await self._until_stopped(self.speak(pid, request()))
-        except PersonaLost:
-            # Its process died (and was restarted empty): it hears everything again —
-            # its memory folds that into the usual bounded context — and the turn is
-            # retried once. Nothing of the lost turn was committed, so nothing repeats.
-            logger.warning("persona %s of discussion %s was lost; retrying its turn", pid, self.id)
-            self._cursor[pid] = 0
+        except (PersonaLost, GatewayLost) as lost:
+            # A process died mid-turn and was restarted. A persona comes back empty: it
+            # hears everything again (its memory folds that into the usual bounded
+            # context). Either way the turn is retried once; nothing of the lost turn was
+            # committed, so nothing repeats.
+            logger.warning("discussion %s, persona %s: %s; retrying the turn", self.id, pid, lost)
+            if isinstance(lost, PersonaLost):
+                self._cursor[pid] = 0
             outcome = await self._until_stopped(self.speak(pid, request()))
         self._cursor[pid] = len(self.history)
         self._record(
@@ -336,11 +343,21 @@ class DiscussionRunner:
             return
         self.status = transition(self.status, status)
         self.reason = reason
+        if self.with_report and status in REPORTED_STATUSES:
+            # Set with the status, so no watcher sees the end without knowing a report follows.
+            self.report_status = "generating"
         # State and version change together: a watcher never sees one without the other.
         self.events.version += 1
-        await self.store.set_status(
-            self.id, status, reason=reason, round_no=self.round or None, phase=self.phase
-        )
+        try:
+            await self.store.set_status(
+                self.id, status, reason=reason, round_no=self.round or None, phase=self.phase
+            )
+        except Exception:
+            if not status.is_terminal:
+                raise
+            # The store is gone for good: the run still ends (watchers are told); the store
+            # keeps "running", so the discussion is resumed once the store is back.
+            logger.exception("discussion %s: could not record its end (%s)", self.id, reason)
         await self.events.notify()
 
     # ----- controls ---------------------------------------------------------------------
@@ -419,8 +436,14 @@ class DiscussionRunner:
             pending_questions=len(self._questions),
             version=self.events.version,
             live_id=self.events.live_id,
+            report_status=self.report_status,
             **self.totals,
         )
+
+    async def report_finished(self, status: str) -> None:
+        """The report is stored (ready, partial or failed): tell the watchers."""
+        self.report_status = status
+        await self.events.bump()
 
     async def events_since(
         self,
@@ -431,7 +454,7 @@ class DiscussionRunner:
     ) -> EventBatch:
         """Message events after ``after_seq`` (and live events after ``after_live`` if
         given); waits up to ``timeout`` for news."""
-        if not self.status.is_terminal:
+        if not self.status.is_terminal or self.report_status == "generating":
             await self.events.wait(after_seq, known_version, timeout, after_live)
         live = self.events.live_since(after_live) if after_live is not None else []
         return EventBatch(events=self.events.since(after_seq), live=live, snapshot=self.snapshot())

@@ -118,6 +118,8 @@ class DiscussionSnapshot(ValueModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_micro_usd: int = 0
+    # The report of a completed or stopped discussion: generating → ready | partial | failed.
+    report_status: str | None = None
 
 
 class EventBatch(ValueModel):

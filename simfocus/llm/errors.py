@@ -6,6 +6,8 @@
         ├── UnknownProvider           VALIDATION_ERROR     422
         ├── MissingApiKey             API_KEY_INVALID      401
         ├── CircuitOpen               LLM_UNAVAILABLE      503  (fails fast, no request sent)
+        ├── GatewayLost               GATEWAY_LOST         503  the gateway died mid-call
+        ├── StoreUnavailable          STORE_UNAVAILABLE    503  (llm/calls.py) not sent
         └── ProviderError             LLM_API_ERROR        502  (the provider answered badly)
             ├── AuthenticationFailed  API_KEY_INVALID      401  401/403 — never retried
             ├── ModelNotFound         MODEL_NOT_FOUND      404  404 — never retried
@@ -49,6 +51,14 @@ class MissingApiKey(LLMError):
 
 class CircuitOpen(LLMError):
     code = "LLM_UNAVAILABLE"
+    status = 503
+
+
+class GatewayLost(LLMError):
+    """The gateway's process died during the call (it is restarted with its budgets
+    rebuilt from the store); the turn may be retried once."""
+
+    code = "GATEWAY_LOST"
     status = 503
 
 

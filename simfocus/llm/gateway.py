@@ -6,7 +6,8 @@ directly. One call goes through, per attempt:
 1. the endpoint's circuit breaker (fails fast while the endpoint is known to be down);
 2. the budget: the attempt's worst case (prompt estimate with a margin + ``max_tokens``)
    is reserved before anything is sent, in one synchronous step on the actor's event loop,
-   so concurrent calls can never overshoot together;
+   so concurrent calls can never overshoot together — and, with a journal (the actor's),
+   committed to the store before the call is sent, so a restarted gateway still counts it;
 3. the rate limiter of (provider, key, model): over the limit the call waits in a fair,
    prioritised queue instead of failing;
 4. the provider; then the reservation is settled at the reported usage (at the reserved
@@ -23,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from tenacity import RetryCallState
@@ -95,6 +97,16 @@ class CallRecord:
     error_code: str | None
 
 
+class Journal(Protocol):
+    """Where reservations are made durable before a call is sent (``llm/calls.py``)."""
+
+    async def open_reservation(
+        self, reservation_id: str, discussion_id: str, accounts: Iterable[str], amount: int
+    ) -> None: ...
+
+    def close_reservations(self, ids: Iterable[str]) -> None: ...
+
+
 class GatewayObserver(Protocol):
     """Metrics hooks (the Ray actor feeds ``ray.util.metrics``); tags are provider and
     model only — discussion and user ids belong in the call log, not in metrics."""
@@ -146,6 +158,7 @@ class _CallState:
     attempts: int = 0
     ttft_s: float | None = None
     failed_cost: int = 0  # what failed attempts may have been billed (a cut stream)
+    journaled: list[str] = field(default_factory=list)  # reservation ids in the journal
 
 
 class Gateway:
@@ -157,6 +170,7 @@ class Gateway:
         config: GatewayConfig | None = None,
         observer: GatewayObserver | None = None,
         call_log: Callable[[CallRecord], None] | None = None,
+        journal: Journal | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -165,6 +179,7 @@ class Gateway:
         self.config = config or GatewayConfig()
         self.observer: GatewayObserver = observer or _NoObserver()
         self.call_log = call_log or (lambda record: None)
+        self.journal = journal
         self.ledger = BudgetLedger()
         self.limiters = RateLimiterRegistry(clock=clock)
         self.breakers: dict[str, CircuitBreaker] = {}
@@ -265,15 +280,18 @@ class Gateway:
                     async for event in self._attempt(request, config, stream, call):
                         if event.result is not None:
                             # Logged before the caller has it: a caller may stop iterating there.
-                            self._log(self._record(request, config, call, event.result, "ok", None))
+                            self._log(
+                                self._record(request, config, call, event.result, "ok", None),
+                                call,
+                            )
                         yield event
                         if event.result is not None:
                             return
         except asyncio.CancelledError:
-            self._log(self._record(request, config, call, None, "cancelled", None))
+            self._log(self._record(request, config, call, None, "cancelled", None), call)
             raise
         except LLMError as e:
-            self._log(self._record(request, config, call, None, "failed", e.code))
+            self._log(self._record(request, config, call, None, "failed", e.code), call)
             raise
 
     async def _attempt(
@@ -294,6 +312,21 @@ class Gateway:
                 self._accounts(request), self.worst_case_cost(request, config), request.purpose
             )
         )
+        if self.journal is not None:
+            # Durable before it is sent: a gateway that dies now still counts this call.
+            reservation_id = str(uuid.uuid4())
+            try:
+                await self.journal.open_reservation(
+                    reservation_id,
+                    request.discussion_id,
+                    state.reservation.accounts,
+                    state.reservation.amount,
+                )
+            except BaseException:
+                self.ledger.settle(state.reservation, 0)  # never sent
+                breaker.release_probe()
+                raise
+            call.journaled.append(reservation_id)
         try:
             await self._admit(request, config, endpoint, state)
             sent = self.clock()
@@ -450,8 +483,10 @@ class Gateway:
             error_code=code,
         )
 
-    def _log(self, record: CallRecord) -> None:
+    def _log(self, record: CallRecord, call: _CallState) -> None:
         self.call_log(record)
+        if self.journal is not None and call.journaled:
+            self.journal.close_reservations(call.journaled)
         self.observer.call_finished(record)
 
     async def aclose(self) -> None:

@@ -98,6 +98,9 @@ class CompletionRequest(ValueModel):
     temperature: float = 0.8
     seed: int | None = None
     hints: SimulationHints | None = None
+    # The ``simulated`` provider's answer to a structured task (a report stage), drafted
+    # from the transcript by our code; real providers ignore it.
+    simulated_answer: str | None = None
 
 
 class Completion(ValueModel):

@@ -27,6 +27,8 @@ class SimulatedProvider(LLMProvider):
         self.model = model
 
     def _reply(self, request: CompletionRequest) -> str:
+        if request.simulated_answer is not None:
+            return request.simulated_answer
         rng = stable_rng(request.seed, request.system[:200], request.messages[-1].content[-400:])
         hints = request.hints or _generic_hints()
         text = compose_reply(hints, rng)

@@ -43,6 +43,23 @@ class RenderedPrompt(ValueModel):
     user: str
 
 
+# User-written text (topic, persona fields, questions, other speakers' words) reaches the
+# model as quoted data. Two filters keep it there: angle brackets become look-alikes, so the
+# text cannot close its <topic>/<question> block early; ``inline`` also folds a value onto
+# one line, so a name or a profession cannot start a section ("# Rules") of its own; and
+# ``block`` indents every line of a longer text under its block.
+_ANGLES = str.maketrans({"<": "\u2039", ">": "\u203a"})  # look-alike angle quotes
+
+
+def inline(value: object) -> str:
+    return " ".join(str(value).split()).translate(_ANGLES)
+
+
+def block(value: object, indent: str = "  ") -> str:
+    lines = str(value).translate(_ANGLES).strip().splitlines()
+    return "\n".join(indent + line.strip() for line in lines if line.strip())
+
+
 @lru_cache(maxsize=1)
 def _env() -> Environment:
     env = Environment(
@@ -54,6 +71,8 @@ def _env() -> Environment:
         autoescape=False,  # plain text for a model, not HTML
     )
     env.filters["level"] = guidance.level
+    env.filters["inline"] = inline
+    env.filters["block"] = block
     return env
 
 
@@ -92,3 +111,8 @@ def render_prompt(
     return RenderedPrompt(
         system=render_system_prompt(character, topic), user=render_turn_prompt(turn)
     )
+
+
+def render_template(name: str, **values: object) -> str:
+    """Any other prompt template of this package (the report writer's)."""
+    return _env().get_template(name).render(**values).strip()

@@ -254,6 +254,9 @@ class ReportRow(Base):
     insights: Mapped[dict[str, Any] | None] = mapped_column()
     recommendations: Mapped[dict[str, Any] | None] = mapped_column()
     quality_scores: Mapped[dict[str, Any] | None] = mapped_column()
+    analytics: Mapped[dict[str, Any] | None] = mapped_column()
+    # Overview citations, citation check, timings, calls and cost of the writing.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     note: Mapped[str | None] = mapped_column(Text)
     generation_time_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created()
@@ -286,6 +289,18 @@ class AuditLog(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = _created()
+
+
+class ReservationRow(Base):
+    """A call in flight: its worst-case cost, booked before it was sent (see llm/calls.py).
+    No foreign keys, like the call log."""
+
+    __tablename__ = "llm_reservations"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    discussion_id: Mapped[str] = mapped_column(String(36))
+    accounts: Mapped[list[str]] = mapped_column(JSON)
+    amount: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = _created()
 
 
