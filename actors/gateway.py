@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import logging
 import os
+import uuid
 from collections.abc import AsyncIterator
 
 from ray.util import metrics
 
 from simfocus.keys.crypto import KeyCipher, load_master_key
 from simfocus.keys.service import decrypt_stored_key
-from simfocus.llm.calls import CallLogWriter
+from simfocus.llm.budget import Reservation
+from simfocus.llm.calls import CallLogWriter, lease_record
 from simfocus.llm.config import GatewayConfig
 from simfocus.llm.credentials import Credentials
 from simfocus.llm.errors import MissingApiKey
@@ -115,6 +117,7 @@ class LLMGatewayActor:
         )
         self._flusher: asyncio.Task[None] | None = None
         self._rebuilt: asyncio.Task[None] | None = None
+        self._leases: dict[tuple[str, str], list[tuple[Reservation, str]]] = {}
 
     async def _started(self) -> None:
         """Before the first call of this process (a fresh gateway, or one Ray restarted
@@ -199,6 +202,57 @@ class LLMGatewayActor:
         await self._load_keys(request)
         async for event in self.gateway.stream(request):
             yield event
+
+    # ----- a batch's shared budget, leased to its workers (see llm/lease.py) ------------
+
+    async def lease_budget(
+        self, account: str, holder: str, amount: int, budget_micro_usd: int
+    ) -> int:
+        """Reserve up to ``amount`` of the batch budget for one worker; returns the grant
+        (0 when the budget is spent). Durable like any reservation."""
+        await self._started()
+        ledger = self.gateway.ledger
+        if account not in ledger.accounts:
+            spent = await self.call_log.spent_by(account)  # earlier leases of this batch
+            ledger.open(account, budget_micro_usd, 0.0, spent)
+        grant = min(amount, ledger.remaining(account) or 0)
+        if grant <= 0:
+            return 0
+        reservation = ledger.reserve(account, grant)
+        reservation_id = str(uuid.uuid4())
+        try:
+            await self.call_log.open_reservation(reservation_id, account, [account], grant)
+        except BaseException:
+            ledger.settle(reservation, 0)
+            raise
+        self._leases.setdefault((account, holder), []).append((reservation, reservation_id))
+        return grant
+
+    def settle_lease(self, account: str, holder: str, spent: int | None = None) -> int:
+        """A worker is done: book what it spent of its leases (all of them when unknown —
+        a worker that died) and release the rest. Returns what was booked."""
+        leases = self._leases.pop((account, holder), [])
+        leased = sum(r.amount for r, _ in leases)
+        booked = leased if spent is None else min(spent, leased)
+        left = booked
+        for reservation, _ in leases:
+            part = min(left, reservation.amount)
+            self.gateway.ledger.settle(reservation, part)
+            left -= part
+        if leases:
+            self.call_log.record(lease_record(account, holder, booked))
+            self.call_log.close_reservations(rid for _, rid in leases)
+        return booked
+
+    def close_batch(self, account: str) -> int:
+        """The batch is over: settle what its workers left open (at the full amount)."""
+        booked = sum(
+            self.settle_lease(account, holder)
+            for (acct, holder) in list(self._leases)
+            if acct == account
+        )
+        self.gateway.ledger.close(account)
+        return booked
 
     async def flush_call_log(self) -> int:
         """Write the buffered call log now (tests, shutdown)."""

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import ray
 from sqlalchemy import select
 
 from actors.builders import moderator_actor
+from actors.errors import live_actor
 from actors.moderator import moderator_name
 from serve.context import ApiContext
 from simfocus.store.models import DiscussionRow
@@ -27,11 +27,11 @@ async def start_moderator(ctx: ApiContext, discussion_id: str) -> Any:
 
 async def live_moderator(ctx: ApiContext, discussion_id: str, status: str) -> Any | None:
     """The moderator of a running or paused discussion — resumed if it was lost."""
-    try:
-        return ray.get_actor(moderator_name(discussion_id))
-    except ValueError:
-        if status not in ("running", "paused"):
-            return None
+    moderator = await live_actor(moderator_name(discussion_id))
+    if moderator is not None:
+        return moderator
+    if status not in ("running", "paused"):
+        return None
     logger.warning("discussion %s was %s without a moderator: resuming it", discussion_id, status)
     return await start_moderator(ctx, discussion_id)
 
@@ -48,9 +48,7 @@ async def resume_orphans(ctx: ApiContext) -> list[str]:
         ).all()
     resumed = []
     for discussion_id, status in rows:
-        try:
-            ray.get_actor(moderator_name(discussion_id))
-        except ValueError:
+        if await live_actor(moderator_name(discussion_id)) is None:
             await live_moderator(ctx, discussion_id, status)
             resumed.append(discussion_id)
     return resumed

@@ -20,6 +20,7 @@ from simfocus.accounts.errors import (
     TokenExpired,
     TokenInvalid,
 )
+from simfocus.accounts.lifecycle import ErasureCounts, erase_user_data
 from simfocus.accounts.mail import RESET_PASSWORD_PATH, VERIFY_EMAIL_PATH, link, queue_mail
 from simfocus.accounts.passwords import (
     check_strength,
@@ -326,32 +327,41 @@ async def open_session(session: AsyncSession, settings: Settings, user: User) ->
     return pair
 
 
-async def delete_me(session: AsyncSession, user: User, client: ClientInfo | None = None) -> None:
-    """Soft-delete the account: anonymise it, end every session, drop its stored API keys.
+async def delete_me(
+    session: AsyncSession, user: User, client: ClientInfo | None = None
+) -> ErasureCounts:
+    """Delete the account: erase the user's data, anonymise the row, end every session.
 
-    The row stays (audit rows and discussions point to it); the email is freed for a new
-    registration. Erasing the user's discussions, topics and characters is not done here
-    yet (a later issue).
+    ``erase_user_data`` deletes the discussions (messages, reports, share links, call
+    logs), topics, characters, stored API keys, tokens and mail, and de-identifies the
+    audit rows. The anonymised user row stays so ids in the audit trail still resolve; the
+    email is freed for a new registration. The caller stops the user's running
+    discussions first (this touches only the store) and commits.
+
+    The ``user.delete`` audit row carries the counts but no IP or user agent: the
+    account's audit trail is de-identified, this row included (``client`` is unused).
     """
+    del client  # kept in the signature for callers; deliberately not recorded
     repo = AccountRepository(session)
     now = utcnow()
+    # Erase first: it finds the user's mail by the real email, replaced just below.
+    counts = await erase_user_data(session, user.id)
     user.deleted_at = now
     user.is_active = False
     user.email = f"deleted-{user.id}@{DELETED_DOMAIN}"
     user.name = DELETED_NAME
     user.password_hash = NO_PASSWORD
-    await _end_all_sessions(repo, user, now)
-    await repo.spend_all_one_time(user.id, None, now)
-    await repo.delete_api_keys(user.id)
+    await _end_all_sessions(repo, user, now)  # access tokens die via tokens_valid_after
     audit(
         session,
         "user.delete",
         user_id=user.id,
-        client=client,
         resource_type="user",
         resource_id=user.id,
+        details={"erased": counts.as_dict()},
     )
     await repo.flush()
+    return counts
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from simfocus.characters.schemas import (
     Stance,
 )
 from simfocus.kit.models import InputModel
+from simfocus.panels.schemas import PanelSpec
 
 # A new character is a full persona config.
 CharacterIn = CharacterConfig
@@ -93,3 +94,12 @@ class FromTemplateIn(InputModel):
 
     template_id: str = Field(min_length=1, max_length=80)
     overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class FromPanelIn(InputModel):
+    """Personas sampled from a demographic panel spec (``simfocus/panels``), saved as the
+    caller's characters: the same spec, n and seed give the same people."""
+
+    spec: PanelSpec
+    n: int = Field(ge=1, le=50)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)

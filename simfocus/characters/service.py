@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from simfocus.characters.api_schemas import (
     CharacterOut,
     CharacterPatch,
+    FromPanelIn,
     FromTemplateIn,
     TemplateOut,
 )
@@ -51,6 +52,18 @@ async def create_character(
     )
     await CharacterRepository(session).add(row)
     return to_character_out(row)
+
+
+async def create_from_panel(
+    session: AsyncSession, user_id: str, body: FromPanelIn
+) -> list[CharacterOut]:
+    """Sample ``body.n`` personas from the spec and stage them as the user's characters."""
+    from simfocus.panels.sampler import sample_panel
+
+    return [
+        await create_character(session, user_id, character)
+        for character in sample_panel(body.spec, body.n, body.seed)
+    ]
 
 
 async def list_characters(

@@ -358,6 +358,33 @@ def resume(
 
 
 @app.command()
+def batch(
+    batch_file: Annotated[
+        Path, typer.Argument(help="A batch file, e.g. configs/batches/meal_kit_variants.yaml")
+    ],
+    parallel: Annotated[
+        int | None,
+        typer.Option(min=1, help="At most this many groups at once (default: what fits)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Batch worker processes (default: one per CPU).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the batch in OUT: skip finished groups.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: a new folder under ./runs/).")
+    ] = None,
+) -> None:
+    """Run a batch of focus groups (variants x panels x modes x repeats) in parallel."""
+    from simfocus.cli.batches import batch_command
+
+    if resume and out is None:
+        raise _fail("--resume needs --out: the folder of the batch to continue")
+    raise typer.Exit(batch_command(Settings(), batch_file, out, parallel, workers, resume, console))
+
+
+@app.command()
 def panel(
     spec: Annotated[
         Path, typer.Argument(help="A panel spec, e.g. configs/panels/uk_commuters.yaml")

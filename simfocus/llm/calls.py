@@ -54,6 +54,25 @@ class RebuiltAccount:
     spent: int
 
 
+def lease_record(account: str, holder: str, cost: int) -> CallRecord:
+    """The call log row of a settled lease: what one worker spent of a batch budget."""
+    return CallRecord(
+        discussion_id=account,
+        participant_id=None,
+        purpose="lease",
+        provider="batch",
+        model=holder[:120],
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_micro_usd=cost,
+        latency_ms=0.0,
+        ttft_ms=None,
+        attempts=1,
+        status="ok",
+        error_code=None,
+    )
+
+
 class CallLogWriter:
     """Collects call records and journals reservations; ``flush`` writes the records and
     removes the reservations they close, in one transaction."""
@@ -154,6 +173,16 @@ class CallLogWriter:
             self._closed = closed + self._closed
             return 0
         return len(rows)
+
+    async def spent_by(self, account: str) -> int:
+        """What the call log books against ``account`` (a batch's settled and lost leases)."""
+        async with self.sessions() as session:
+            total = await session.scalar(
+                select(func.coalesce(func.sum(LLMCallRow.cost_micro_usd), 0)).where(
+                    LLMCallRow.discussion_id == account
+                )
+            )
+        return int(total or 0)
 
     # ----- after a restart --------------------------------------------------------------
 

@@ -29,6 +29,25 @@ class LimitSpec(ValueModel):
         """OpenAI counts a call's input and max output against one token limit."""
         return self.tokens_per_minute is not None
 
+    def share(self, fraction: float) -> LimitSpec:
+        """This part of the limits (a batch worker's share, so that all workers together
+        stay within them)."""
+
+        def part(value: float | None) -> float | None:
+            return None if value is None else value * fraction
+
+        return self.model_copy(
+            update={
+                "requests_per_minute": part(self.requests_per_minute),
+                "tokens_per_minute": part(self.tokens_per_minute),
+                "input_tokens_per_minute": part(self.input_tokens_per_minute),
+                "output_tokens_per_minute": part(self.output_tokens_per_minute),
+                "max_concurrency": None
+                if self.max_concurrency is None
+                else max(1, int(self.max_concurrency * fraction)),
+            }
+        )
+
     def to_limits(self) -> RateLimits:
         return RateLimits(
             requests_per_minute=self.requests_per_minute,
@@ -54,6 +73,15 @@ class GatewayConfig(ValueModel):
     models: dict[str, LimitSpec] = Field(default_factory=dict)
     breaker: BreakerSpec = Field(default_factory=BreakerSpec)
     stream_batch_ms: float = Field(default=75, ge=0, le=1000)
+
+    def share(self, fraction: float) -> GatewayConfig:
+        """Every limit scaled to ``fraction`` (see ``LimitSpec.share``)."""
+        return self.model_copy(
+            update={
+                "limits": {k: v.share(fraction) for k, v in self.limits.items()},
+                "models": {k: v.share(fraction) for k, v in self.models.items()},
+            }
+        )
 
     @classmethod
     def load(cls, path: Path) -> GatewayConfig:

@@ -45,6 +45,7 @@ from simfocus.llm.errors import (
     ProviderError,
     StreamInterrupted,
 )
+from simfocus.llm.lease import BudgetLease
 from simfocus.llm.pricing import PriceTable
 from simfocus.llm.ratelimit import (
     Permit,
@@ -171,6 +172,7 @@ class Gateway:
         observer: GatewayObserver | None = None,
         call_log: Callable[[CallRecord], None] | None = None,
         journal: Journal | None = None,
+        lease: BudgetLease | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -180,7 +182,10 @@ class Gateway:
         self.observer: GatewayObserver = observer or _NoObserver()
         self.call_log = call_log or (lambda record: None)
         self.journal = journal
+        self.lease = lease
         self.ledger = BudgetLedger()
+        if lease is not None:
+            lease.attach(self.ledger)
         self.limiters = RateLimiterRegistry(clock=clock)
         self.breakers: dict[str, CircuitBreaker] = {}
         self.clock = clock
@@ -198,10 +203,13 @@ class Gateway:
         self.ledger.open(f"user:{user_id}", budget_micro_usd, 0.0, spent)
 
     def _accounts(self, request: LLMRequest) -> list[str]:
+        accounts = [request.discussion_id]
         user = f"user:{request.user_id}" if request.user_id else None
         if user in self.ledger.accounts:
-            return [request.discussion_id, user]
-        return [request.discussion_id]
+            accounts.append(user)
+        if request.budget_account:
+            accounts.append(request.budget_account)
+        return accounts
 
     def budget_status(self, discussion_id: str) -> BudgetStatus:
         return BudgetStatus(self.ledger.spent(discussion_id), self.ledger.remaining(discussion_id))
@@ -307,11 +315,10 @@ class Gateway:
             )
         breaker.before_call()
         provider = self.registry.get(config)  # a missing key fails here, before any booking
-        state = _Attempt(
-            self.ledger.reserve(
-                self._accounts(request), self.worst_case_cost(request, config), request.purpose
-            )
-        )
+        worst = self.worst_case_cost(request, config)
+        if self.lease is not None and request.budget_account == self.lease.account:
+            await self.lease.ensure(worst)  # a batch worker tops up its share of the budget
+        state = _Attempt(self.ledger.reserve(self._accounts(request), worst, request.purpose))
         if self.journal is not None:
             # Durable before it is sent: a gateway that dies now still counts this call.
             reservation_id = str(uuid.uuid4())

@@ -131,6 +131,8 @@ class LLMRequest(ValueModel):
     user_id: str | None = None
     purpose: Purpose = Purpose.TURN
     batch: bool = False  # batch groups queue behind interactive discussions
+    # A further account the call books against (a batch's shared budget, "batch:<id>").
+    budget_account: str | None = Field(default=None, max_length=36)
     provider: ProviderConfig
     fallbacks: tuple[ProviderConfig, ...] = ()
     completion: CompletionRequest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,11 @@ from pydantic import ValidationError
 
 from simfocus.characters.schemas import CharacterConfig
 from simfocus.characters.templates import TemplateLibrary
+from simfocus.kit.errors import ValidationFailed
 from simfocus.kit.validation import describe
+from simfocus.panels.sampler import load_panel_spec, sample_panel
 from simfocus.studies.errors import StudyInvalid
-from simfocus.studies.schemas import Study, StudyFile
+from simfocus.studies.schemas import PanelSpecRef, Study, StudyFile
 
 
 def load_study(
@@ -20,6 +23,7 @@ def load_study(
 ) -> Study:
     """Read, validate and resolve ``path``; ``overrides`` patch its ``discussion`` section.
 
+    A ``panel_spec`` (its path relative to ``path``) is sampled into the panel.
     Raises ``StudyInvalid`` with every problem, each as ``file: field: message``.
     """
     raw = _read_yaml(path)
@@ -31,6 +35,8 @@ def load_study(
         raise _invalid(path, describe(e)) from None
     panel: list[CharacterConfig] = []
     problems: list[tuple[str, str]] = []
+    if study.panel_spec is not None:
+        panel = _sampled_panel(path, study.panel_spec)
     for i, entry in enumerate(study.panel):
         if entry.character is not None:
             panel.append(entry.character)
@@ -65,6 +71,17 @@ def load_study(
         panel=panel,
         discussion=study.discussion,
     )
+
+
+def _sampled_panel(path: Path, ref: PanelSpecRef) -> list[CharacterConfig]:
+    # normpath, not resolve: messages keep the user's relative path, minus the "x/../".
+    spec_path = Path(os.path.normpath(path.parent / ref.path))
+    try:
+        return sample_panel(load_panel_spec(spec_path), ref.n, ref.seed)
+    except ValidationFailed as e:
+        # The spec's own lines name its file and field; each gets the study's in front.
+        field = "panel_spec.n" if e.field == "n" else "panel_spec.path"
+        raise _invalid(path, [(field, line) for line in e.message.splitlines()]) from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

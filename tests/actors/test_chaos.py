@@ -8,6 +8,7 @@ were in flight when the gateway died, never adds up to more than the budget).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import ray
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from actors.moderator import persona_name
+from actors.moderator import moderator_name, persona_name
 from simfocus.characters.templates import TemplateLibrary
 from simfocus.discussions.schemas import DiscussionStatus, Message, Mode
 from simfocus.settings import Settings
@@ -46,7 +47,7 @@ async def test_personas_killed_by_pid_mid_turn_each_come_back(
     launch: Callable[[Study], Any], templates: TemplateLibrary
 ) -> None:
     run = await launch(
-        create_study(templates, mode=Mode.FREE, personas=3, rounds=5, latency_ms=400, seed=11)
+        create_study(templates, mode=Mode.CREATIVE, personas=3, rounds=5, latency_ms=400, seed=11)
     )
     killed = 0
     for victim in run.setup.participants:  # each persona once (each may restart once)
@@ -59,6 +60,15 @@ async def test_personas_killed_by_pid_mid_turn_each_come_back(
     snapshot = await run.moderator.wait_finished.remote(180)
     assert snapshot.status is DiscussionStatus.COMPLETED, snapshot.status_reason
     assert_whole(await run.messages(), 3 * 5)
+
+
+async def _name_released(name: str, timeout: float = 30) -> None:
+    """Until the killed actor's name is free (``live_actor`` releases a dead one's)."""
+    from actors.errors import live_actor
+
+    await asyncio.wait_for(live_actor(name), timeout)
+    with pytest.raises(ValueError):
+        ray.get_actor(name)
 
 
 async def _spent(engine: AsyncEngine, discussion_id: str, gateway: Any) -> int:
@@ -123,7 +133,9 @@ async def test_the_moderator_killed_by_pid_twice_is_resumed_each_time(
 ) -> None:
     from actors.builders import gateway_actor, moderator_actor
 
-    study = create_study(templates, mode=Mode.FREE, personas=3, rounds=6, latency_ms=150, seed=5)
+    study = create_study(
+        templates, mode=Mode.CREATIVE, personas=3, rounds=6, latency_ms=150, seed=5
+    )
     run = await launch(study)
     moderator = run.moderator
     extra: list[Any] = []
@@ -132,7 +144,7 @@ async def test_the_moderator_killed_by_pid_twice_is_resumed_each_time(
             while (await moderator.events_since.remote(0, None, 2.0)).snapshot.last_seq < seq:
                 pass
             sigkill(await moderator.process_id.remote())
-            await asyncio.sleep(0.5)
+            await _name_released(moderator_name(run.setup.discussion_id))
             before = await run.messages()
             moderator = moderator_actor(settings, run.setup.discussion_id, gateway_actor(settings))
             extra.append(moderator)
@@ -141,7 +153,8 @@ async def test_the_moderator_killed_by_pid_twice_is_resumed_each_time(
         final = await moderator.wait_finished.remote(180)
     finally:
         for m in extra:
-            await m.shutdown.remote()
+            with contextlib.suppress(ray.exceptions.RayActorError):
+                await m.shutdown.remote()
             ray.kill(m)
     assert final.status is DiscussionStatus.COMPLETED, final.status_reason
     assert_whole(await run.messages(), 3 * 6)
