@@ -19,7 +19,7 @@ from simfocus.store.engine import session_factory
 from simfocus.store.models import DiscussionRow, LLMCallRow
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_cluster")]
-QUIET = Console(file=open("/dev/null", "w"))  # noqa: SIM115 - the progress bar, unseen
+QUIET = Console(file=open("/dev/null", "w"))
 
 
 def batch_file(tmp_path: Path, **overrides: Any) -> Path:
