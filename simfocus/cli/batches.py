@@ -9,7 +9,6 @@ aggregate report. ``scripts/run_batch.py`` and the benchmark call ``run_batch`` 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -54,7 +53,12 @@ class BatchOutcome:
     peak: int  # most groups running at once (the driver's gate)
     worker_stats: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    startup_seconds: float = 0.0  # Ray and the workers, before the first group
+    run_seconds: float = 0.0  # from the first group admitted to the last one finished
     ran: int = 0  # groups run by this invocation (not skipped by --resume)
+
+
+INDEX_EVERY_S = 1.0  # the index is rewritten at most this often while groups finish
 
 
 def default_out_dir(batch: BatchFile) -> Path:
@@ -62,12 +66,6 @@ def default_out_dir(batch: BatchFile) -> Path:
 
     slug = re.sub(r"[^a-z0-9]+", "-", batch.title.lower()).strip("-")[:40] or "batch"
     return Path("runs") / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-batch-{slug}"
-
-
-def _write_json(path: Path, data: Any) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    return str(path)
 
 
 async def _mark_interrupted(settings: Settings, groups: list[BatchGroup]) -> None:
@@ -134,6 +132,7 @@ async def _drive(
     user_id: str | None,
 ) -> tuple[BatchIndex, int]:
     gate = Gate(cap.value)
+    written = [time.monotonic()]
     load = [0] * len(workers)
     lock = asyncio.Lock()
 
@@ -158,7 +157,9 @@ async def _drive(
                 progress.running -= 1
             async with lock:
                 index = index.with_group(entry)
-                write_index(out_dir, index)
+                if time.monotonic() - written[0] >= INDEX_EVERY_S:  # and at the end
+                    write_index(out_dir, index)
+                    written[0] = time.monotonic()
             if entry.status in ("completed", "stopped"):
                 progress.done += 1
             else:
@@ -166,28 +167,30 @@ async def _drive(
             progress.cost += entry.cost_micro_usd
             progress.show()
 
-    await asyncio.gather(*(one(g) for g in groups))
+    try:
+        await asyncio.gather(*(one(g) for g in groups))
+    finally:
+        write_index(out_dir, index)
     return index, gate.peak
 
 
 def _stored(out_dir: Path, run: GroupRun) -> GroupEntry:
     folder = Path("groups") / run.key
-    transcript = _write_json(
-        out_dir / folder / "transcript.json", run.transcript.model_dump(mode="json")
-    )
+    (out_dir / folder).mkdir(parents=True, exist_ok=True)
+    (out_dir / folder / "transcript.json").write_bytes(run.transcript_json)
     report = None
-    if run.report is not None:
-        report = _write_json(out_dir / folder / "report.json", run.report.model_dump(mode="json"))
-    cost = run.transcript.usage.cost_micro_usd + (run.report.cost_micro_usd if run.report else 0)
+    if run.report_json is not None:
+        report = folder / "report.json"
+        (out_dir / report).write_bytes(run.report_json)
     return GroupEntry(
         key=run.key,
         status=run.status,
         discussion_id=run.discussion_id,
         status_reason=run.status_reason,
         seconds=round(run.seconds, 3),
-        cost_micro_usd=cost,
-        transcript=str(Path(transcript).relative_to(out_dir)),
-        report=str(Path(report).relative_to(out_dir)) if report else None,
+        cost_micro_usd=run.cost_micro_usd,
+        transcript=str(folder / "transcript.json"),
+        report=str(report) if report else None,
     )
 
 
@@ -267,9 +270,10 @@ def run_batch(
         f"{count} workers · {provider.label}"
         + (f" · budget ${batch.budget_usd:.2f}" if batch.budget_usd else "")
     )
-    peak, stats = 0, []
+    peak, stats, run_s, startup_s = 0, [], 0.0, 0.0
     if todo:
         pool, central = start_workers(settings, index.batch_id, count, budget)
+        startup_s = time.perf_counter() - started
         progress = _Progress(console, len(groups), len(groups) - len(todo))
         try:
             with progress.bar:
@@ -277,6 +281,7 @@ def run_batch(
                 index, peak = asyncio.run(
                     _drive(settings, batch, todo, index, out_dir, cap, pool, progress, user_id)
                 )
+                run_s = time.perf_counter() - started - startup_s
         finally:
             stats = ray.get([w.finish.remote() for w in pool])
             if central is not None:
@@ -318,6 +323,8 @@ def run_batch(
         peak=peak,
         worker_stats=stats,
         seconds=time.perf_counter() - started,
+        startup_seconds=startup_s,
+        run_seconds=run_s,
         ran=len(todo),
     )
 

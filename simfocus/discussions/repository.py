@@ -88,6 +88,44 @@ class DiscussionRepository:
                 _ADD_TO_PARTICIPANT, {"pid": message.participant_id, "stance": stance, **usage}
             )
 
+    async def add_messages(self, items: Sequence[tuple[str, Message]]) -> None:
+        """``add_message`` for many (of many discussions) at once, in order: three
+        executemany statements instead of three statements per message."""
+        if not items:
+            return
+        conn = await self.session.connection()
+        await conn.execute(
+            _INSERT_MESSAGE,
+            [{"id": new_id(), "discussion_id": d, **m.model_dump(mode="python")} for d, m in items],
+        )
+        await conn.execute(
+            _ADD_TO_DISCUSSION,
+            [
+                {
+                    "did": d,
+                    "round": m.round,
+                    "phase": m.phase.value,
+                    "prompt": m.prompt_tokens,
+                    "completion": m.completion_tokens,
+                    "cost": m.cost_micro_usd,
+                }
+                for d, m in items
+            ],
+        )
+        seats = [
+            {
+                "pid": m.participant_id,
+                "stance": m.stance.value if m.stance else None,
+                "prompt": m.prompt_tokens,
+                "completion": m.completion_tokens,
+                "cost": m.cost_micro_usd,
+            }
+            for _, m in items
+            if m.participant_id is not None
+        ]
+        if seats:
+            await conn.execute(_ADD_TO_PARTICIPANT, seats)
+
     async def log_call(self, **values: object) -> None:
         conn = await self.session.connection()
         await conn.execute(_INSERT_CALL, {"id": new_id(), "created_at": utcnow(), **values})

@@ -273,11 +273,14 @@ class DiscussionRunner:
     async def _say(
         self, content: str, round_no: int, phase: Phase, kind: MessageKind = "announcement"
     ) -> Message:
-        """A moderator message, returned once it is committed."""
+        """A moderator message, returned once it is committed (an injected question's
+        sender is told it is stored). Announcements do not wait: like turns, they are
+        published once durable, and the next turn overlaps their commit."""
         message = self._record(
             role="moderator", content=content, round_no=round_no, phase=phase, kind=kind
         )
-        await self._persisted
+        if kind != "announcement":
+            await self._persisted
         return message
 
     def _record(

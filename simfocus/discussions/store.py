@@ -17,7 +17,8 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -124,59 +125,129 @@ class DiscussionStore:
             return await DiscussionRepository(session).messages(discussion_id, after_seq=after_seq)
 
 
+Op = Callable[[AsyncSession], Awaitable[Any]]
+
+
+@dataclass
+class _Queued:
+    op: Op
+    done: asyncio.Future[Any]
+    append: tuple[str, Message] | None = None  # to recognise a batch already committed
+
+
 class GroupCommitStore(DiscussionStore):
-    """Appends of many discussions committed together: one transaction per ``window_s``
-    (or per ``max_batch`` messages) instead of one per message. Each append still returns
-    only once its message is committed."""
+    """The writes of many discussions committed together: one transaction per
+    ``window_s`` (or per ``max_batch`` writes) instead of one per message or status
+    change. Writes keep their order, and each returns only once it is committed.
+
+    With SQLite every transaction takes the write lock, so a batch worker running a
+    hundred groups would otherwise queue a hundred transactions for every round.
+    """
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
         window_s: float = 0.05,
-        max_batch: int = 500,
+        max_batch: int = 1000,
         retry_s: float = STORE_RETRY_S,
     ) -> None:
         super().__init__(sessions, retry_s=retry_s)
         self.window_s = window_s
         self.max_batch = max_batch
-        self._pending: list[tuple[str, Message, asyncio.Future[None]]] = []
+        self._pending: list[_Queued] = []
         self._writer: asyncio.Task[None] | None = None
         self.commits = 0  # transactions written (for benchmarks)
 
-    async def append(self, discussion_id: str, message: Message) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((discussion_id, message, done))
+    async def run(self, op: Op, append: tuple[str, Message] | None = None) -> Any:
+        """Do ``op`` in the next group transaction; its result once committed."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Queued(op, done, append))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        await done
+        return await done
+
+    async def append(self, discussion_id: str, message: Message) -> None:
+        async def op(session: AsyncSession) -> None:
+            await DiscussionRepository(session).add_message(discussion_id, message)
+
+        await self.run(op, (discussion_id, message))
+
+    async def set_status(
+        self,
+        discussion_id: str,
+        status: DiscussionStatus,
+        *,
+        reason: str | None = None,
+        round_no: int | None = None,
+        phase: Phase | None = None,
+    ) -> None:
+        async def op(session: AsyncSession) -> None:
+            await DiscussionRepository(session).set_status(
+                discussion_id, status, reason=reason, round_no=round_no, phase=phase
+            )
+
+        await self.run(op)
 
     async def _write(self) -> None:
         while self._pending:
             if len(self._pending) < self.max_batch:
                 await asyncio.sleep(self.window_s)  # let the window fill
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            results: list[Any] = []
             try:
-                await self._retrying("a group commit", functools.partial(self._commit, batch))
+                await self._retrying(
+                    "a group commit", functools.partial(self._commit, batch, results)
+                )
                 self.commits += 1
             except Exception as e:
-                for _, _, done in batch:
-                    if not done.done():
-                        done.set_exception(e)
+                if _transient(e):  # the store stayed down: every write of the batch failed
+                    for q in batch:
+                        if not q.done.done():
+                            q.done.set_exception(e)
+                else:
+                    await self._one_by_one(batch)  # one bad write must not fail the others
                 continue
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_result(None)
+            for q, result in zip(batch, results, strict=True):
+                if not q.done.done():
+                    q.done.set_result(result)
 
-    async def _commit(self, batch: list[tuple[str, Message, asyncio.Future[None]]]) -> None:
+    async def _one_by_one(self, batch: list[_Queued]) -> None:
+        for q in batch:
+            results: list[Any] = []
+            try:
+                await self._retrying("a commit", functools.partial(self._commit, [q], results))
+            except Exception as e:
+                if not q.done.done():
+                    q.done.set_exception(e)
+                continue
+            if not q.done.done():
+                q.done.set_result(results[0])
+
+    async def _commit(self, batch: list[_Queued], results: list[Any]) -> None:
+        attempt: list[Any] = []
         try:
             async with self.sessions() as session, session.begin():
                 repo = DiscussionRepository(session)
-                for discussion_id, message, _ in batch:
-                    await repo.add_message(discussion_id, message)
+                run: list[tuple[str, Message]] = []  # consecutive appends go in bulk
+                for q in batch:
+                    if q.append is not None:
+                        run.append(q.append)
+                        attempt.append(None)
+                        continue
+                    await repo.add_messages(run)
+                    run = []
+                    attempt.append(await q.op(session))
+                await repo.add_messages(run)
+                results[:] = attempt  # kept even if the commit's answer is lost
         except IntegrityError:
+            # A retry after a commit whose answer was lost: the batch was one transaction,
+            # so if its messages are there, all of it is (results from that first try).
+            appends = [q.append for q in batch if q.append is not None]
+            if not appends or not results:
+                raise
             by_discussion: dict[str, list[Message]] = {}
-            for discussion_id, message, _ in batch:
+            for discussion_id, message in appends:
                 by_discussion.setdefault(discussion_id, []).append(message)
             for discussion_id, messages in by_discussion.items():
                 if not await self._already_stored(discussion_id, messages):

@@ -52,7 +52,13 @@ _ANGLES = str.maketrans({"<": "\u2039", ">": "\u203a"})  # look-alike angle quot
 
 
 def inline(value: object) -> str:
-    return " ".join(str(value).split()).translate(_ANGLES)
+    return _inline(str(value))
+
+
+@lru_cache(maxsize=8192)
+def _inline(text: str) -> str:
+    # Cached: a persona's window quotes the same recent messages turn after turn.
+    return " ".join(text.split()).translate(_ANGLES)
 
 
 def block(value: object, indent: str = "  ") -> str:
@@ -96,7 +102,7 @@ def render_turn_prompt(inputs: TurnPromptInputs) -> str:
         _env()
         .get_template("turn.j2")
         .render(
-            **inputs.model_dump(mode="json"),
+            **dict(inputs),  # the fields as they are: no per-turn serialisation
             phase_guidance=guidance.PHASE,
             mode_guidance=guidance.MODE,
         )

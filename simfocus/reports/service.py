@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,14 +58,46 @@ async def report_call(sessions: Sessions, discussion_id: str) -> tuple[ReportCal
         return call, row.budget_micro_usd, row.cost_micro_usd + earlier
 
 
-async def produce_report(sessions: Sessions, writer: ReportWriter, discussion_id: str) -> Report:
+Transact = Callable[[Callable[[AsyncSession], Awaitable[Any]]], Awaitable[Any]]
+
+
+def own_transactions(sessions: Sessions) -> Transact:
+    """Each write in a transaction of its own (the default)."""
+
+    async def transact(op: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+        async with sessions() as session, session.begin():
+            return await op(session)
+
+    return transact
+
+
+async def produce_report(
+    sessions: Sessions,
+    writer: ReportWriter,
+    discussion_id: str,
+    *,
+    transcript: Transcript | None = None,
+    call: ReportCall | None = None,
+    transact: Transact | None = None,
+) -> Report:
     """Write and store the report of a finished discussion; never raises for a model
-    failure (that is a partial report), only for a store failure."""
+    failure (that is a partial report), only for a store failure.
+
+    A batch worker passes the transcript and the call it has in memory, and its group
+    commits as ``transact``, so that a report costs it no reads and no transaction of
+    its own."""
     started = time.perf_counter()
-    await mark_generating(sessions, discussion_id)
-    call, _, _ = await report_call(sessions, discussion_id)
-    async with sessions() as session:
-        transcript: Transcript = await load_transcript(DiscussionRepository(session), discussion_id)
+    transact = transact or own_transactions(sessions)
+
+    async def generating(session: AsyncSession) -> None:
+        await ReportRepository(session).mark_generating(discussion_id)
+
+    await transact(generating)
+    if call is None:
+        call, _, _ = await report_call(sessions, discussion_id)
+    if transcript is None:
+        async with sessions() as session:
+            transcript = await load_transcript(DiscussionRepository(session), discussion_id)
     scores = measure_quality(transcript)
     analytics = measure_analytics(transcript)
     sections, check, note = None, CitationCheck(), None
@@ -92,7 +125,9 @@ async def produce_report(sessions: Sessions, writer: ReportWriter, discussion_id
         }
     total_ms = (time.perf_counter() - started) * 1000
     details["processing_time_ms"] = max(0, round(total_ms - details["llm_ms"]))
-    async with sessions() as session, session.begin():
+    title = str(transcript.topic.get("title", ""))
+
+    async def save(session: AsyncSession) -> Report:
         repo = ReportRepository(session)
         previous = await repo.of_discussion(discussion_id)
         earlier = (previous.details or {}).get("cost_total_micro_usd", 0) if previous else 0
@@ -110,7 +145,10 @@ async def produce_report(sessions: Sessions, writer: ReportWriter, discussion_id
         )
         discussion = await DiscussionRepository(session).get(discussion_id)
         assert discussion is not None
-        return to_report(row, discussion, str(transcript.topic.get("title", "")))
+        return to_report(row, discussion, title)
+
+    report: Report = await transact(save)
+    return report
 
 
 async def read_report(session: AsyncSession, discussion_id: str) -> Report | None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from simfocus.discussions.errors import DiscussionNotFound
 from simfocus.discussions.repository import DiscussionRepository
+from simfocus.discussions.schemas import Message
+from simfocus.discussions.service import DiscussionSetup
 from simfocus.transcripts.schemas import (
     Transcript,
     TranscriptMessage,
@@ -49,26 +51,7 @@ async def load_transcript(repo: DiscussionRepository, discussion_id: str) -> Tra
             )
             for s in seats
         ],
-        messages=[
-            TranscriptMessage(
-                seq=m.seq,
-                round=m.round,
-                phase=m.phase.value,
-                role=m.role,
-                kind=m.kind,
-                speaker=m.speaker_name,
-                participant_id=m.participant_id,
-                content=m.content,
-                stance=m.stance.value if m.stance else None,
-                responds_to_seq=m.responds_to_seq,
-                prompt_tokens=m.prompt_tokens,
-                completion_tokens=m.completion_tokens,
-                cost_micro_usd=m.cost_micro_usd,
-                simulated=m.simulated,
-                created_at=m.created_at.isoformat(),
-            )
-            for m in messages
-        ],
+        messages=[_transcript_message(m) for m in messages],
         usage=Usage(
             prompt_tokens=discussion.prompt_tokens,
             completion_tokens=discussion.completion_tokens,
@@ -77,6 +60,78 @@ async def load_transcript(repo: DiscussionRepository, discussion_id: str) -> Tra
         ),
         started_at=_iso(discussion.started_at),
         ended_at=_iso(discussion.ended_at),
+    )
+
+
+def build_transcript(
+    setup: DiscussionSetup,
+    messages: list[Message],
+    status: str,
+    reason: str | None,
+    ended_at: datetime | None = None,
+) -> Transcript:
+    """The transcript from what a runner holds in memory: the same document that
+    ``load_transcript`` reads back from the store, without a read (a batch worker's
+    hundred groups would otherwise queue for the store at their end)."""
+    said: dict[str, list[Message]] = {}
+    for m in messages:
+        if m.participant_id:
+            said.setdefault(m.participant_id, []).append(m)
+    return Transcript(
+        discussion_id=setup.discussion_id,
+        name=setup.name,
+        status=status,
+        status_reason=reason,
+        topic={
+            "title": setup.topic.title,
+            "description": setup.topic.description,
+            "context": setup.topic.context,
+        },
+        spec=setup.spec.model_dump(mode="json"),
+        simulated=setup.spec.provider.name == "simulated",
+        participants=[
+            TranscriptParticipant(
+                id=p.id,
+                position=p.position,
+                name=p.character.name,
+                profession=p.character.profession,
+                initial_stance=p.character.stance.value,
+                final_stance=next(
+                    (m.stance.value for m in reversed(said.get(p.id, [])) if m.stance), None
+                ),
+                message_count=len(said.get(p.id, [])),
+            )
+            for p in setup.participants
+        ],
+        messages=[_transcript_message(m) for m in messages],
+        usage=Usage(
+            prompt_tokens=sum(m.prompt_tokens for m in messages),
+            completion_tokens=sum(m.completion_tokens for m in messages),
+            cost_micro_usd=(cost := sum(m.cost_micro_usd for m in messages)),
+            cost_usd=cost / 1_000_000,
+        ),
+        started_at=_iso(messages[0].created_at if messages else None),
+        ended_at=_iso(ended_at),
+    )
+
+
+def _transcript_message(m: Message) -> TranscriptMessage:
+    return TranscriptMessage(
+        seq=m.seq,
+        round=m.round,
+        phase=m.phase.value,
+        role=m.role,
+        kind=m.kind,
+        speaker=m.speaker_name,
+        participant_id=m.participant_id,
+        content=m.content,
+        stance=m.stance.value if m.stance else None,
+        responds_to_seq=m.responds_to_seq,
+        prompt_tokens=m.prompt_tokens,
+        completion_tokens=m.completion_tokens,
+        cost_micro_usd=m.cost_micro_usd,
+        simulated=m.simulated,
+        created_at=m.created_at.isoformat(),
     )
 
 
