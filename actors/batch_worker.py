@@ -14,6 +14,7 @@ import logging
 import os
 from typing import Any
 
+import ray
 from ray.util import metrics
 
 from actors.errors import unwrap
@@ -107,13 +108,19 @@ class BatchWorkerActor:
             description="Groups of a batch running in this worker.",
             tag_keys=("worker",),
         )
+        self._turns = metrics.Counter(
+            "simfocus_turns", description="persona turns taken", tag_keys=("mode",)
+        )
 
     async def run_group(self, group: BatchGroup, user_id: str | None, reports: bool) -> GroupRun:
         self.running += 1
         self.peak = max(self.peak, self.running)
         self._active.set(self.running, tags={"worker": self.name})
         try:
-            return await run_group(self.ctx, group, user_id=user_id, reports=reports)
+            run = await run_group(self.ctx, group, user_id=user_id, reports=reports)
+            if run.turns:
+                self._turns.inc(run.turns, tags={"mode": group.mode.value})
+            return run
         finally:
             self.running -= 1
             self._active.set(self.running, tags={"worker": self.name})
@@ -125,6 +132,7 @@ class BatchWorkerActor:
             "worker": self.name,
             "pid": os.getpid(),
             "node": os.uname().nodename,
+            "node_id": ray.get_runtime_context().get_node_id(),
             "peak": self.peak,
             "running": self.running,
             "personas_hosted": self.ctx.host.personas,

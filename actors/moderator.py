@@ -18,6 +18,7 @@ from typing import Any
 
 import ray
 from ray.exceptions import RayActorError
+from ray.util import metrics
 
 from actors.errors import unwrap
 from actors.reports import report_writer
@@ -64,6 +65,21 @@ def persona_name(discussion_id: str, position: int, name: str) -> str:
     return f"discussion:{discussion_id}:persona:{position}:{slug}"
 
 
+class DiscussionMetrics:
+    """For the Ray dashboard / Prometheus: discussions running and turns taken (the
+    gateway adds tokens, cost, latency, errors and queue waits)."""
+
+    def __init__(self) -> None:
+        self.active = metrics.Gauge(
+            "simfocus_discussions_active",
+            description="1 while this moderator's discussion runs",
+            tag_keys=("discussion",),
+        )
+        self.turns = metrics.Counter(
+            "simfocus_turns", description="persona turns taken", tag_keys=("mode",)
+        )
+
+
 class ModeratorActor:
     def __init__(self, settings: Settings, discussion_id: str, gateway: Any) -> None:
         self.settings = settings
@@ -76,6 +92,7 @@ class ModeratorActor:
         self._after: asyncio.Task[None] | None = None
         self._report_done = asyncio.Event()
         self.report: Report | None = None
+        self.metrics = DiscussionMetrics()
         self._engine = create_engine(
             settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
@@ -116,6 +133,7 @@ class ModeratorActor:
         await self.runner.begin()
         self._ready.set()
         self._task = asyncio.create_task(self.runner.run())
+        self.metrics.active.set(1, tags={"discussion": self.discussion_id})
         self._after = asyncio.create_task(self._after_run(sessions, retire_after_s))
         return self.runner.snapshot()
 
@@ -123,6 +141,7 @@ class ModeratorActor:
         """Once the discussion ends: write its report, then (detached) retire."""
         assert self._task is not None and self.runner is not None
         await asyncio.gather(self._task, return_exceptions=True)
+        self.metrics.active.set(0, tags={"discussion": self.discussion_id})
         if self.runner.report_status == "generating":
             status = ReportStatus.FAILED.value
             try:
@@ -163,6 +182,7 @@ class ModeratorActor:
             if runner.spec.stream
             else persona.take_turn.remote(turn)
         )
+        self.metrics.turns.inc(1, tags={"mode": runner.spec.mode.value})
         with _persona_call(call, participant_id):
             if not runner.spec.stream:
                 outcome: TurnOutcome = await call

@@ -110,7 +110,7 @@ def run_ours(groups: int, rounds: int, latency_ms: float, reports: bool) -> dict
                 settings,
                 path,
                 out_dir=folder / "out",
-                console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+                console=Console(file=open(os.devnull, "w")),
             )
         ideal = 5 * rounds * latency_ms / 1000
         statuses = [g.status for g in outcome.index.groups.values()]

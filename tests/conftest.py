@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,6 +24,58 @@ PG_URL = os.environ.get("SIMFOCUS_TEST_DATABASE_URL", "")
 # errors and events for it and must never find it.
 PLANTED_KEY_ENV = "SIMFOCUS_TEST_LLM_KEY"
 PLANTED_KEY = "sk-planted-" + uuid.uuid4().hex
+
+
+STARTED = time.time()
+RAY_TMP = Path(tempfile.gettempdir()) / "ray"
+
+
+class _Recorder(logging.Handler):
+    """Keeps every log record of the test process, to be searched for the planted key."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a record that cannot format is not ours to fix here
+            self.lines.append(repr(record.msg))
+
+
+def _files_with(needle: bytes, roots: list[Path], since: float) -> list[str]:
+    found = []
+    for root in roots:
+        if not root.exists():
+            continue
+        for path in root.rglob("*"):
+            try:
+                if not path.is_file() or path.stat().st_mtime < since:
+                    continue
+                if path.stat().st_size > 200 * 2**20:  # object spill files, not logs
+                    continue
+                if needle in path.read_bytes():
+                    found.append(str(path))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def planted_key_never_leaks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the whole run: the planted key is in no log the suite produced — the test
+    process's records, every Ray session's logs (actors, Serve, the two-node cluster),
+    and every file the tests wrote (stores, run folders, exports)."""
+    recorder = _Recorder()
+    logging.getLogger().addHandler(recorder)
+    yield
+    logging.getLogger().removeHandler(recorder)
+    leaks = [line[:120] for line in recorder.lines if PLANTED_KEY in line]
+    leaks += _files_with(
+        PLANTED_KEY.encode(), [tmp_path_factory.getbasetemp(), RAY_TMP], STARTED - 1
+    )
+    assert not leaks, f"the planted API key was found in: {leaks[:10]}"
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ class GroupRun(ValueModel):
     transcript_json: bytes
     report_json: bytes | None
     cost_micro_usd: int  # the discussion and its report
+    turns: int  # persona turns taken
     seconds: float
 
 
@@ -126,5 +127,6 @@ async def run_group(
         transcript_json=transcript.model_dump_json(indent=1).encode(),
         report_json=report.model_dump_json(indent=1).encode() if report else None,
         cost_micro_usd=transcript.usage.cost_micro_usd + (report.cost_micro_usd if report else 0),
+        turns=sum(1 for m in runner.history if m.role == "persona"),
         seconds=time.perf_counter() - started,
     )

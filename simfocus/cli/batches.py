@@ -9,6 +9,7 @@ aggregate report. ``scripts/run_batch.py`` and the benchmark call ``run_batch`` 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -136,10 +137,17 @@ async def _drive(
     load = [0] * len(workers)
     lock = asyncio.Lock()
 
+    dead: set[int] = set()
+
     async def one(group: BatchGroup) -> None:
         nonlocal index
+        from ray.exceptions import RayActorError
+
+        from actors.errors import unwrap
+
         async with gate.slot():
-            w = min(range(len(workers)), key=load.__getitem__)  # the least busy worker
+            alive = [i for i in range(len(workers)) if i not in dead] or list(range(len(workers)))
+            w = min(alive, key=load.__getitem__)  # the least busy live worker
             load[w] += 1
             progress.running += 1
             progress.show()
@@ -147,8 +155,8 @@ async def _drive(
                 run: GroupRun = await workers[w].run_group.remote(group, user_id, batch.reports)
                 entry = _stored(out_dir, run)
             except Exception as e:  # a worker lost, a bug: the group failed, the batch goes on
-                from actors.errors import unwrap
-
+                if isinstance(e, RayActorError):
+                    dead.add(w)  # a dead worker answers at once: it must not draw the rest
                 entry = GroupEntry(
                     key=group.key, status="failed", status_reason=repr(unwrap(e))[:500]
                 )
@@ -192,6 +200,25 @@ def _stored(out_dir: Path, run: GroupRun) -> GroupEntry:
         transcript=str(folder / "transcript.json"),
         report=str(report) if report else None,
     )
+
+
+@functools.cache
+def _finisher() -> Any:
+    import ray
+
+    @ray.remote(num_cpus=0, max_retries=0)
+    def finish(worker: Any) -> dict[str, Any] | None:
+        """A worker's final flush and stats; None if the worker died."""
+        try:
+            return ray.get(worker.finish.remote())  # type: ignore[no-any-return]
+        except ray.exceptions.RayActorError:
+            return None
+
+    return finish
+
+
+def _finished(worker: Any) -> Any:
+    return _finisher().remote(worker)
 
 
 def start_workers(
@@ -261,13 +288,15 @@ def run_batch(
         provider=provider,
         parallel=parallel,
     )
-    count = max(1, min(workers or int(resources.get("CPU", 1)), cap.value, max(1, len(todo))))
+    # Each worker takes a whole CPU: never ask for more than the cluster has.
+    cpus = max(1, int(resources.get("CPU", 1)))
+    count = max(1, min(workers or cpus, cpus, cap.value, max(1, len(todo))))
     budget = None if batch.budget_usd is None else round(batch.budget_usd * 1_000_000)
     write_index(out_dir, index)
     console.print(
         f"[bold]{escape(batch.title)}[/] · {len(groups)} groups "
         f"({len(groups) - len(todo)} done before) · up to {cap.value} at once ({cap.reason}) · "
-        f"{count} workers · {provider.label}"
+        f"{count} workers · {provider.label} · results in {out_dir}"
         + (f" · budget ${batch.budget_usd:.2f}" if batch.budget_usd else "")
     )
     peak, stats, run_s, startup_s = 0, [], 0.0, 0.0
@@ -283,7 +312,7 @@ def run_batch(
                 )
                 run_s = time.perf_counter() - started - startup_s
         finally:
-            stats = ray.get([w.finish.remote() for w in pool])
+            stats = [s for s in ray.get([_finished(w) for w in pool]) if s is not None]
             if central is not None:
                 ray.get(central.close_batch.remote(f"batch:{index.batch_id}"))
                 ray.get(central.flush_call_log.remote())

@@ -410,7 +410,8 @@ def report(
         str, typer.Option("--format", "-f", help="md, html (self-contained), pdf or json.")
     ] = "md",
     out: Annotated[
-        Path | None, typer.Option(help="The file to write (default: ./<title>-report.<format>).")
+        Path | None,
+        typer.Option(help="The file to write (default: ./simfocus-report-<title>-<id>.<format>)."),
     ] = None,
     regenerate: Annotated[
         bool, typer.Option("--regenerate", help="Write the report again with the model first.")

@@ -24,7 +24,8 @@ MAX_SLIDER = 10
 
 K = TypeVar("K")
 
-Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Bounded: a sum of huge weights overflows to infinity (random.choices refuses it).
+Weight = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
 
 
 def _known_keys(enum: type[StrEnum], what: str) -> Callable[[Any], Any]:

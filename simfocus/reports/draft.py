@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from simfocus.reports.errors import DraftUnreadable
 
 MAX_POINTS = 12  # per section: a report is read by people
+MAX_TEXT = 2000  # characters of one point
 
 
 class _Lenient(BaseModel):
@@ -23,8 +24,13 @@ class _Lenient(BaseModel):
 
 
 class DraftPoint(_Lenient):
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1)
     citations: list[int] = Field(default_factory=list)
+
+    @field_validator("text", mode="after")
+    @classmethod
+    def _short(cls, text: str) -> str:
+        return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
     @field_validator("citations", mode="before")
     @classmethod
@@ -45,7 +51,12 @@ class DraftViewpoint(_Lenient):
     participant_id: str | None = None
     name: str | None = None
     position: DraftPoint
-    key_arguments: list[DraftPoint] = Field(default_factory=list, max_length=MAX_POINTS)
+    key_arguments: list[DraftPoint] = Field(default_factory=list)
+
+    @field_validator("key_arguments", mode="after")
+    @classmethod
+    def _cut(cls, points: list[DraftPoint]) -> list[DraftPoint]:
+        return points[:MAX_POINTS]
 
 
 class DraftControversy(DraftPoint):
@@ -53,12 +64,20 @@ class DraftControversy(DraftPoint):
 
 
 class Draft(_Lenient):
+    """A model that writes more points than asked is cut to ``MAX_POINTS`` per list,
+    not refused (a retry would cost more than the extra points are worth)."""
+
     overview: DraftPoint
     viewpoints: list[DraftViewpoint] = Field(default_factory=list)
-    consensus: list[DraftPoint] = Field(default_factory=list, max_length=MAX_POINTS)
-    controversies: list[DraftControversy] = Field(default_factory=list, max_length=MAX_POINTS)
-    insights: list[DraftPoint] = Field(default_factory=list, max_length=MAX_POINTS)
-    recommendations: list[DraftPoint] = Field(default_factory=list, max_length=MAX_POINTS)
+    consensus: list[DraftPoint] = Field(default_factory=list)
+    controversies: list[DraftControversy] = Field(default_factory=list)
+    insights: list[DraftPoint] = Field(default_factory=list)
+    recommendations: list[DraftPoint] = Field(default_factory=list)
+
+    @field_validator("consensus", "controversies", "insights", "recommendations", mode="after")
+    @classmethod
+    def _cut(cls, points: list[Any]) -> list[Any]:
+        return points[:MAX_POINTS]
 
 
 class Notes(_Lenient):

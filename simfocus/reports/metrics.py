@@ -230,12 +230,13 @@ def stance_tracks(t: Transcript) -> list[PersonaStanceTrack]:
     max_round = max((m.round for m in t.messages), default=0)
     tracks: list[PersonaStanceTrack] = []
     for seat in sorted(t.participants, key=lambda p: p.position):
-        by_round: list[str | None] = [None] * (max_round + 1)
+        # Rounds count from 1: by_round[0] is round 1, as every chart and table reads it.
+        by_round: list[str | None] = [None] * max_round
         final = seat.initial_stance
         for m in _stated(t.messages, seat.id):
             assert m.stance is not None
-            if 0 <= m.round <= max_round:
-                by_round[m.round] = m.stance
+            if 1 <= m.round <= max_round:
+                by_round[m.round - 1] = m.stance
             final = m.stance
         changes = stance_changes(t, seat.id)
         shift = STANCE_SCALE.get(final, 0.0) - STANCE_SCALE.get(seat.initial_stance, 0.0)

@@ -85,7 +85,7 @@ class PersonaStanceTrack(ValueModel):
     name: str
     initial_stance: str
     final_stance: str
-    by_round: list[str | None]
+    by_round: list[str | None]  # [0] is round 1; None where it stated no stance
     changes: int
     net_shift: float  # final - initial on the scale oppose -1 … support +1
 

@@ -308,11 +308,11 @@ def _moving() -> tuple[list[tuple[str, str]], list[tuple[object, ...]]]:
 def test_stance_track_by_hand() -> None:
     seats, messages = _moving()
     ann, bob = measure_quality(transcript(seats, messages)).stance_movement
-    assert ann.by_round == [None, "oppose", "neutral", None, "support"]
+    assert ann.by_round == ["oppose", "neutral", None, "support"]  # rounds 1 to 4
     assert (ann.initial_stance, ann.final_stance) == ("oppose", "support")
     assert ann.changes == 2
     assert ann.net_shift == 2.0
-    assert bob.by_round == [None] * 5
+    assert bob.by_round == [None] * 4
     assert (bob.final_stance, bob.changes, bob.net_shift) == ("neutral", 0, 0.0)
 
 
