@@ -153,7 +153,7 @@ class Soak:
             "llm_provider": "openai",
             "llm_model": "soak-model",
             "api_key_id": key,
-            "budget_usd": 0.05,
+            "budget_usd": 1.0,
         }
         r = await self.call(c, "POST", "/v1/discussions", headers=h, json=body)
         if r.status_code != 201:
@@ -173,17 +173,19 @@ class Soak:
                         )
                     )
                     leave_at = time.monotonic() + random.uniform(2, 12)
-                    async for raw in ws:
+                    while time.monotonic() < leave_at:  # then a reconnect, on purpose
+                        try:
+                            raw = await asyncio.wait_for(ws.recv(), 5)
+                        except TimeoutError:
+                            continue  # paused, or a slow provider: keep listening
                         event = json.loads(raw)
                         if event["type"] == "message":
                             got.append(event["seq"])
-                        if time.monotonic() > leave_at:
-                            break  # a reconnect, on purpose
                         if random.random() < 0.03:
                             await self.control(c, h, did)
-                    else:
-                        return  # closed by the server: the discussion ended
                 self.reconnects += 1
+            except websockets.exceptions.ConnectionClosedOK:
+                return  # closed by the server: the discussion ended
             except (OSError, websockets.exceptions.WebSocketException):
                 self.reconnects += 1
                 await asyncio.sleep(1)
@@ -289,9 +291,13 @@ async def chaos(deadline: float, every_s: float, kills: Counter[str]) -> None:
                 pass
 
 
-async def faults(fake: FakeLLMServer, deadline: float, injected: Counter[str]) -> None:
+async def faults(
+    fake: FakeLLMServer, deadline: float, injected: Counter[str], every_s: float
+) -> None:
+    """A fault for the next request every ``every_s`` on average: often enough to be
+    retried all the time, rarely enough that the provider is not simply down."""
     while time.monotonic() < deadline:
-        await asyncio.sleep(random.uniform(0.5, 2))
+        await asyncio.sleep(every_s * random.uniform(0.5, 1.5))
         fault, name = random.choice(
             [
                 (Fault(status=500), "500"),
@@ -310,6 +316,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--discussions", type=int, default=30)
     parser.add_argument("--kill-every", type=float, default=20, help="seconds between kills")
+    parser.add_argument("--fault-every", type=float, default=4, help="seconds between faults")
     args = parser.parse_args()
 
     import ray
@@ -353,13 +360,13 @@ def main() -> None:
             await asyncio.gather(
                 soak.run(fake),
                 chaos(soak.deadline, args.kill_every, kills),
-                faults(fake, soak.deadline, injected),
+                faults(fake, soak.deadline, injected, args.fault_every),
             )
             await asyncio.sleep(5)  # let the last reports and moderators settle
             return await soak.verify()
 
         started = time.monotonic()
-        outcome = asyncio.run(everything())
+        outcome = asyncio.run(asyncio.wait_for(everything(), args.minutes * 60 + 600))
         memory_end = memory_by_kind()
     serve.shutdown()
     ray.shutdown()

@@ -40,7 +40,7 @@ from simfocus.discussions.service import DiscussionSetup
 from simfocus.discussions.states import transition
 from simfocus.discussions.store import DiscussionStore
 from simfocus.kit.errors import SimfocusError, ValidationFailed
-from simfocus.llm.errors import BudgetExhausted, GatewayLost
+from simfocus.llm.errors import BudgetExhausted, CircuitOpen, GatewayLost, LLMError, ProviderError
 from simfocus.personas.schemas import TurnDelta, TurnOutcome, TurnRequest
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,16 @@ def _done() -> asyncio.Future[None]:
     future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     future.set_result(None)
     return future
+
+
+# A provider down beyond the gateway's retries is waited out this long, this many times
+# (the gateway's circuit breaker cools down in 30 s by default).
+PROVIDER_WAIT_S = 30.0
+PROVIDER_RETRIES = 2
+
+
+def _provider_down(error: LLMError) -> bool:
+    return isinstance(error, CircuitOpen) or (isinstance(error, ProviderError) and error.retryable)
 
 
 def _reason(error: BaseException) -> str:
@@ -93,6 +103,8 @@ class DiscussionRunner:
         self.phase: Phase | None = self.history[-1].phase if self.history else None
         self.speed = 1.0
         self.with_report = with_report
+        self.provider_wait_s = PROVIDER_WAIT_S
+        self.provider_retries = PROVIDER_RETRIES
         self.report_status: str | None = None
         self.totals = {"prompt_tokens": 0, "completion_tokens": 0, "cost_micro_usd": 0}
         for m in self.history:
@@ -209,17 +221,7 @@ class DiscussionRunner:
                 closing_statement=closing_statement,
             )
 
-        try:
-            outcome = await self._until_stopped(self.speak(pid, request()))
-        except (PersonaLost, GatewayLost) as lost:
-            # A process died mid-turn and was restarted. A persona comes back empty: it
-            # hears everything again (its memory folds that into the usual bounded
-            # context). Either way the turn is retried once; nothing of the lost turn was
-            # committed, so nothing repeats.
-            logger.warning("discussion %s, persona %s: %s; retrying the turn", self.id, pid, lost)
-            if isinstance(lost, PersonaLost):
-                self._cursor[pid] = 0
-            outcome = await self._until_stopped(self.speak(pid, request()))
+        outcome = await self._speak_with_retries(pid, request)
         self._cursor[pid] = len(self.history)
         self._record(
             role="persona",
@@ -232,6 +234,45 @@ class DiscussionRunner:
             outcome=outcome,
         )
         await self._pace()
+
+    async def _speak_with_retries(
+        self, pid: str, request: Callable[[], TurnRequest]
+    ) -> TurnOutcome:
+        """The turn, retried when the failure was not the turn's fault.
+
+        A process that died mid-turn (restarted by Ray) is retried once at once; a persona
+        comes back empty and hears everything again (its memory folds that into the usual
+        bounded context). A provider that is down after the gateway's own retries (its
+        circuit open, 5xx, timeouts) is waited out — ``provider_wait_s`` at a time, up to
+        ``provider_retries`` times — before the discussion fails. Nothing of a failed turn
+        was committed, so nothing repeats.
+        """
+        lost_once = False
+        waits = 0
+        while True:
+            try:
+                return await self._until_stopped(self.speak(pid, request()))
+            except (PersonaLost, GatewayLost) as lost:
+                if lost_once:
+                    raise
+                lost_once = True
+                logger.warning(
+                    "discussion %s, persona %s: %s; retrying the turn", self.id, pid, lost
+                )
+                if isinstance(lost, PersonaLost):
+                    self._cursor[pid] = 0
+            except LLMError as e:
+                if not _provider_down(e) or waits >= self.provider_retries:
+                    raise
+                waits += 1
+                logger.warning(
+                    "discussion %s: the provider is failing (%s); waiting %.0f s before "
+                    "retrying the turn",
+                    self.id,
+                    e.code,
+                    self.provider_wait_s,
+                )
+                await self._until_stopped(asyncio.sleep(self.provider_wait_s))
 
     async def _boundary(self) -> None:
         """A turn boundary: honour stop, then wait out a pause."""
