@@ -65,7 +65,7 @@ from pydantic import Field
 from simfocus.batches.schemas import BatchFile, BatchGroup
 from simfocus.batches.stats import mean_sd_ci, superiority, welch
 from simfocus.kit.models import ValueModel
-from simfocus.reports.metrics import measure_quality, stance_tracks
+from simfocus.reports.metrics import SCORE_NAMES, measure_quality, stance_tracks
 from simfocus.reports.schemas import QualityScores, Report
 from simfocus.reports.text import STANCE_SCALE, content_words, jaccard
 from simfocus.transcripts.schemas import Transcript
@@ -78,18 +78,6 @@ SUPPORT_RANGE = (-1.0, 1.0)
 # Strongest support first: the order tables read in.
 STANCE_DISPLAY_ORDER: tuple[str, ...] = tuple(
     sorted(STANCE_SCALE, key=lambda s: STANCE_SCALE[s], reverse=True)
-)
-SCORE_NAMES: tuple[str, ...] = (
-    "overall",
-    "participation_balance",
-    "responsiveness",
-    "novelty",
-    "repetition",
-    "question_coverage",
-    "depth",
-    "diversity",
-    "constructiveness",
-    "coherence",
 )
 
 CLEARLY = "clearly preferred (p < 0.05)"
@@ -116,6 +104,7 @@ class GroupResult(ValueModel):
     quality: QualityScores | None = None  # None: measured from the transcript
     consensus: list[str] = Field(default_factory=list)  # the report's consensus point texts
     controversies: list[str] = Field(default_factory=list)  # its controversy point texts
+    report_cost_micro_usd: int = 0  # what writing its report cost (on top of the discussion)
 
     @classmethod
     def of(
@@ -138,6 +127,7 @@ class GroupResult(ValueModel):
             quality=report.quality_scores if report is not None else None,
             consensus=[p.text for p in sections.consensus] if sections else [],
             controversies=[c.point.text for c in sections.controversies] if sections else [],
+            report_cost_micro_usd=report.cost_micro_usd if report is not None else 0,
         )
 
 
@@ -515,7 +505,8 @@ def _usage(results: Sequence[GroupResult]) -> UsageStats:
     spent = [r.transcript.usage for r in results if r.transcript is not None]
     prompt = sum(u.prompt_tokens for u in spent)
     completion = sum(u.completion_tokens for u in spent)
-    micro = sum(u.cost_micro_usd for u in spent)
+    # The discussions and their reports: what the batch cost.
+    micro = sum(u.cost_micro_usd for u in spent) + sum(r.report_cost_micro_usd for r in results)
     n = len(spent)
     return UsageStats(
         groups=n,

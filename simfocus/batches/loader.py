@@ -27,13 +27,11 @@ from simfocus.characters.schemas import CharacterConfig
 from simfocus.characters.templates import TemplateLibrary
 from simfocus.discussions.schemas import Mode
 from simfocus.kit.errors import ValidationFailed
-from simfocus.kit.validation import describe, field_path
-from simfocus.studies.loader import deep_merge, load_study
+from simfocus.kit.validation import describe
+from simfocus.studies.loader import Problems, load_study, resolve_panel
 from simfocus.studies.schemas import PanelEntry, Study
 
 NAME_MAX = 200  # a discussion's name limit
-
-Problems = list[tuple[str, str]]
 
 
 def load_batch(path: Path, templates: TemplateLibrary) -> BatchFile:
@@ -166,45 +164,6 @@ def check_size(batch: BatchFile, *, source: str = "batch") -> None:
             )
         ],
     )
-
-
-def resolve_panel(
-    entries: list[PanelEntry],
-    templates: TemplateLibrary,
-    prefix: tuple[int | str, ...],
-    problems: Problems,
-) -> list[CharacterConfig]:
-    """Seats → persona configs, as the study loader resolves them; problems are appended
-    (named under ``prefix``) rather than raised, so one error lists them all."""
-    panel: list[CharacterConfig] = []
-    where = field_path(prefix)
-    before = len(problems)
-    for i, entry in enumerate(entries):
-        if entry.character is not None:
-            panel.append(entry.character)
-            continue
-        assert entry.template is not None
-        base = templates.get(entry.template)
-        if base is None:
-            known = ", ".join(templates.ids()) or "none"
-            problems.append(
-                (f"{where}[{i}].template", f"unknown template {entry.template!r} (known: {known})")
-            )
-            continue
-        try:
-            panel.append(
-                CharacterConfig.model_validate(
-                    deep_merge(base.model_dump(mode="json"), entry.overrides)
-                )
-            )
-        except ValidationError as e:
-            problems += describe(e, (*prefix, i, "overrides"))
-    if len(problems) == before:
-        names = [c.name for c in panel]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            problems.append((where, f"two panelists share the name {twice[0]!r}; override 'name'"))
-    return panel
 
 
 def _inline_study(

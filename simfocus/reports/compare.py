@@ -9,25 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simfocus.kit.models import ValueModel
-from simfocus.reports.metrics import STANCES, stance_tracks
+from simfocus.reports.metrics import SCORE_NAMES, STANCES, stance_tracks
 from simfocus.reports.schemas import QualityScores
 from simfocus.reports.text import similar
 from simfocus.transcripts.schemas import Transcript
 
 MIN_DISCUSSIONS = 2
 MAX_DISCUSSIONS = 10
-SCORES: tuple[str, ...] = (
-    "participation_balance",
-    "responsiveness",
-    "novelty",
-    "repetition",
-    "question_coverage",
-    "depth",
-    "diversity",
-    "constructiveness",
-    "coherence",
-    "overall",
-)
 
 
 class ComparedDiscussion(ValueModel):
@@ -117,7 +105,7 @@ def _cluster(points: Sequence[tuple[str, Sequence[str]]]) -> list[SharedPoint]:
 def _deltas(scores: Sequence[QualityScores]) -> dict[str, float]:
     """Spread (max - min) of each score; a score fewer than two discussions have is left out."""
     out: dict[str, float] = {}
-    for name in SCORES:
+    for name in SCORE_NAMES:
         values = [v for q in scores if (v := getattr(q, name)) is not None]
         if len(values) >= 2:
             out[name] = round(max(values) - min(values), 3)

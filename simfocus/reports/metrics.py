@@ -497,3 +497,18 @@ def _clamp(x: float) -> float:
 
 def _r(x: float) -> float:
     return round(x, 3)
+
+
+# The numeric scores of ``QualityScores`` (compare and batch aggregates go over these).
+SCORE_NAMES: tuple[str, ...] = (
+    "overall",
+    "participation_balance",
+    "responsiveness",
+    "novelty",
+    "repetition",
+    "question_coverage",
+    "depth",
+    "diversity",
+    "constructiveness",
+    "coherence",
+)

@@ -1,9 +1,9 @@
 """Creating, listing, revoking and opening share links.
 
 A slug is 128 random bits (unguessable). A password is stored as an argon2id hash only;
-wrong passwords are rate-limited by the caller (per link and client), since an open link
-is reachable by anyone who has it. Expired and revoked links answer 410 so the reader
-knows the link existed but is over.
+password attempts are rate-limited by the caller per link and client (right ones count
+too: the limit is checked before the hash, which is what makes guessing slow). Expired
+and revoked links answer 410 so the reader knows the link existed but is over.
 """
 
 from __future__ import annotations

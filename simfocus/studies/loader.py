@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from simfocus.characters.schemas import CharacterConfig
 from simfocus.characters.templates import TemplateLibrary
 from simfocus.kit.errors import ValidationFailed
-from simfocus.kit.validation import describe
+from simfocus.kit.validation import describe, field_path
 from simfocus.panels.sampler import load_panel_spec, sample_panel
 from simfocus.studies.errors import StudyInvalid
-from simfocus.studies.schemas import PanelSpecRef, Study, StudyFile
+from simfocus.studies.schemas import PanelEntry, PanelSpecRef, Study, StudyFile
+
+Problems = list[tuple[str, str]]
 
 
 def load_study(
@@ -37,34 +39,9 @@ def load_study(
     problems: list[tuple[str, str]] = []
     if study.panel_spec is not None:
         panel = _sampled_panel(path, study.panel_spec)
-    for i, entry in enumerate(study.panel):
-        if entry.character is not None:
-            panel.append(entry.character)
-            continue
-        assert entry.template is not None
-        base = templates.get(entry.template)
-        if base is None:
-            known = ", ".join(templates.ids()) or "none"
-            problems.append(
-                (f"panel[{i}].template", f"unknown template {entry.template!r} (known: {known})")
-            )
-            continue
-        try:
-            panel.append(
-                CharacterConfig.model_validate(
-                    deep_merge(base.model_dump(mode="json"), entry.overrides)
-                )
-            )
-        except ValidationError as e:
-            problems += describe(e, ("panel", i, "overrides"))
+    panel += resolve_panel(study.panel, templates, ("panel",), problems)
     if problems:
         raise _invalid(path, problems)
-    names = [c.name for c in panel]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise _invalid(
-            path, [("panel", f"two panelists share the name {duplicates[0]!r}; override 'name'")]
-        )
     return Study(
         name=study.name or study.topic.title,
         topic=study.topic,
@@ -115,3 +92,43 @@ def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def resolve_panel(
+    entries: list[PanelEntry],
+    templates: TemplateLibrary,
+    prefix: tuple[int | str, ...],
+    problems: Problems,
+) -> list[CharacterConfig]:
+    """Seats → persona configs (templates with overrides, or inline personas); problems
+    are appended (named under ``prefix``) rather than raised, so one error lists them
+    all. Also used for batch panels."""
+    panel: list[CharacterConfig] = []
+    where = field_path(prefix)
+    before = len(problems)
+    for i, entry in enumerate(entries):
+        if entry.character is not None:
+            panel.append(entry.character)
+            continue
+        assert entry.template is not None
+        base = templates.get(entry.template)
+        if base is None:
+            known = ", ".join(templates.ids()) or "none"
+            problems.append(
+                (f"{where}[{i}].template", f"unknown template {entry.template!r} (known: {known})")
+            )
+            continue
+        try:
+            panel.append(
+                CharacterConfig.model_validate(
+                    deep_merge(base.model_dump(mode="json"), entry.overrides)
+                )
+            )
+        except ValidationError as e:
+            problems += describe(e, (*prefix, i, "overrides"))
+    if len(problems) == before:
+        names = [c.name for c in panel]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            problems.append((where, f"two panelists share the name {twice[0]!r}; override 'name'"))
+    return panel
