@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
@@ -126,6 +127,25 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code,
             [{"code": code, "message": message, "field": None}],
             dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def store_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        # The store timed out (SQLite's write lock held past its busy timeout under heavy
+        # load, or the database is unreachable): nothing was changed; the client may retry.
+        logger.warning("store unavailable in request %s: %s", request_id(request), exc.orig)
+        return failure(
+            request,
+            503,
+            [
+                {
+                    "code": "STORE_UNAVAILABLE",
+                    "message": "the store is busy or unavailable and nothing was changed; "
+                    "retry in a few seconds",
+                    "field": None,
+                }
+            ],
+            {"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

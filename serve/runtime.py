@@ -6,23 +6,43 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ray.exceptions import RayActorError
 from sqlalchemy import select
 
 from actors.builders import moderator_actor
 from actors.errors import live_actor
 from actors.moderator import moderator_name
 from serve.context import ApiContext
+from simfocus.kit.errors import SimfocusError
 from simfocus.store.models import DiscussionRow
 
 logger = logging.getLogger(__name__)
 RETIRE_AFTER_S = 300.0  # a finished moderator keeps serving live watchers this long
 
 
+class ModeratorUnavailable(SimfocusError):
+    code = "MODERATOR_UNAVAILABLE"
+    status = 503
+
+
 async def start_moderator(ctx: ApiContext, discussion_id: str) -> Any:
-    """Start (or resume from the store) the discussion's detached moderator."""
-    moderator = moderator_actor(ctx.settings, discussion_id, ctx.gateway(), detached=True)
-    await moderator.start.remote(RETIRE_AFTER_S)
-    return moderator
+    """Start (or resume from the store) the discussion's detached moderator. A moderator
+    lost while it starts (its process killed) is replaced once."""
+    for attempt in range(2):
+        moderator = moderator_actor(ctx.settings, discussion_id, ctx.gateway(), detached=True)
+        try:
+            await moderator.start.remote(RETIRE_AFTER_S)
+            return moderator
+        except RayActorError as e:
+            logger.warning("moderator of %s lost while starting: %s", discussion_id, e)
+            await live_actor(moderator_name(discussion_id))  # releases a dead one's name
+            if attempt == 1:
+                raise ModeratorUnavailable(
+                    "the discussion's moderator could not be started (its process was lost "
+                    "twice); the discussion is kept: try again",
+                    field="discussion_id",
+                ) from None
+    raise AssertionError("unreachable")
 
 
 async def live_moderator(ctx: ApiContext, discussion_id: str, status: str) -> Any | None:
