@@ -20,9 +20,9 @@ IO_BOUND: dict[str, Any] = {"num_cpus": 0}
 
 
 def persona_actor_class() -> Any:
-    # One restart: a crashed persona comes back empty and the moderator replays it the
-    # discussion (see DiscussionRunner._turn); its calls are not retried by Ray itself.
-    return ray.remote(**IO_BOUND, max_restarts=1, max_task_retries=0)(PersonaActor)
+    # A crashed persona comes back empty and the moderator replays it the discussion (see
+    # DiscussionRunner._speak_with_retries); its calls are not retried by Ray itself.
+    return ray.remote(**IO_BOUND, max_restarts=3, max_task_retries=0)(PersonaActor)
 
 
 def gateway_actor(settings: Settings) -> Any:

@@ -93,6 +93,7 @@ class ModeratorActor:
         self._report_done = asyncio.Event()
         self.report: Report | None = None
         self.metrics = DiscussionMetrics()
+        self._final_memory: dict[str, dict[str, Any]] = {}
         self._engine = create_engine(
             settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
@@ -142,6 +143,17 @@ class ModeratorActor:
         assert self._task is not None and self.runner is not None
         await asyncio.gather(self._task, return_exceptions=True)
         self.metrics.active.set(0, tags={"discussion": self.discussion_id})
+        # The run is over: the personas' processes go now, not at retirement; what they
+        # remembered stays readable (persona_memory).
+        states = await asyncio.gather(
+            *(h.memory_state.remote() for h in self.personas.values()), return_exceptions=True
+        )
+        self._final_memory = {
+            pid: state
+            for pid, state in zip(self.personas, states, strict=True)
+            if isinstance(state, dict)
+        }
+        self._release_personas()
         if self.runner.report_status == "generating":
             status = ReportStatus.FAILED.value
             try:
@@ -240,6 +252,8 @@ class ModeratorActor:
         return await asyncio.wait_for(asyncio.shield(self._task), timeout)
 
     async def persona_memory(self, participant_id: str) -> dict[str, Any]:
+        if participant_id not in self.personas:
+            return self._final_memory[participant_id]
         return await self.personas[participant_id].memory_state.remote()
 
     async def shutdown(self) -> None:
@@ -253,11 +267,14 @@ class ModeratorActor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._report_done.wait(), REPORT_WAIT_S)
             self._after.cancel()
+        self._release_personas()
+        await self.gateway.close_budget.remote(self.discussion_id)
+        await self._engine.dispose()
+
+    def _release_personas(self) -> None:
         for handle in self.personas.values():
             ray.kill(handle, no_restart=True)
         self.personas.clear()
-        await self.gateway.close_budget.remote(self.discussion_id)
-        await self._engine.dispose()
 
     def process_id(self) -> int:
         """This process (the chaos tests kill it)."""

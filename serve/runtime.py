@@ -17,7 +17,8 @@ from simfocus.kit.errors import SimfocusError
 from simfocus.store.models import DiscussionRow
 
 logger = logging.getLogger(__name__)
-RETIRE_AFTER_S = 300.0  # a finished moderator keeps serving live watchers this long
+# A finished moderator keeps serving live watchers this long (then they read the store).
+RETIRE_AFTER_S = 60.0
 
 
 class ModeratorUnavailable(SimfocusError):

@@ -24,7 +24,6 @@ from simfocus.llm.schemas import ProviderConfig
 from simfocus.studies.schemas import Study
 
 router = APIRouter(prefix="/v1/discussions", tags=["discussions"])
-RETIRE_AFTER_S = 300.0  # a finished moderator keeps serving live watchers this long
 
 
 @router.post("", status_code=201, dependencies=[MutationLimited])

@@ -156,6 +156,7 @@ class DiscussionRunner:
                 await self._run_round(round_no)
             await self._answer_questions()
             await self._persisted
+            await self._boundary()  # paused after the last turn: it completes on resume
             await self._set_status(DiscussionStatus.COMPLETED)
         except _Stopped:
             await self._finish(DiscussionStatus.STOPPED, self._stop_reason or "stopped by user")

@@ -56,3 +56,31 @@ async def test_a_provider_down_for_too_long_or_a_bad_key_fails_with_the_reason(
         assert snapshot.status is DiscussionStatus.FAILED
         assert str(error) in (snapshot.status_reason or "")
         assert calls == retries + 1
+
+
+async def test_paused_after_the_last_turn_it_completes_on_resume(
+    sqlite_engine: AsyncEngine, templates: TemplateLibrary
+) -> None:
+    import asyncio
+
+    h = await build(
+        sqlite_engine, create_study(templates, mode=Mode.CREATIVE, personas=2, rounds=1)
+    )
+    speak, turns = h.runner.speak, []
+
+    async def pausing(pid: str, turn: TurnRequest) -> TurnOutcome:
+        outcome = await speak(pid, turn)
+        turns.append(pid)
+        if len(turns) == 2:  # the last turn: the user pauses as it is said
+            await h.runner.pause()
+        return outcome
+
+    h.runner.speak = pausing
+    run = asyncio.create_task(h.runner.run())
+    while h.runner.status is not DiscussionStatus.PAUSED:
+        await h.runner.events_since(h.runner.events.last_seq, h.runner.events.version, 1.0)
+    await asyncio.sleep(0.05)
+    assert not run.done(), "a paused discussion does not complete behind the user's back"
+    await h.runner.resume()
+    snapshot = await asyncio.wait_for(run, 10)
+    assert snapshot.status is DiscussionStatus.COMPLETED, snapshot.status_reason
