@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0
 REPORT_WAIT_S = 300.0  # a shutdown waits this long for the report being written
+PERSONA_BACK_S = 30.0  # how long a lost persona may take to be restarted by Ray
 
 
 @contextmanager
@@ -186,6 +187,25 @@ class ModeratorActor:
         return self.report
 
     async def _speak(self, participant_id: str, turn: TurnRequest) -> TurnOutcome:
+        try:
+            return await self._speak_once(participant_id, turn)
+        except PersonaLost:
+            # Ray is restarting the process: let it come back before the runner retries,
+            # or the retry only meets the same dead process.
+            await self._persona_back(participant_id)
+            raise
+
+    async def _persona_back(self, participant_id: str, timeout_s: float = PERSONA_BACK_S) -> None:
+        handle = self.personas.get(participant_id)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while handle is not None and asyncio.get_running_loop().time() < deadline:
+            try:
+                await asyncio.wait_for(handle.check_health.remote(), 2.0)
+                return
+            except (RayActorError, TimeoutError):
+                await asyncio.sleep(0.5)
+
+    async def _speak_once(self, participant_id: str, turn: TurnRequest) -> TurnOutcome:
         persona = self.personas[participant_id]
         assert self.runner is not None
         runner = self.runner
