@@ -31,6 +31,7 @@ from simfocus.store.models import MessageRow
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 STORE_RETRY_S = 60.0
+Op = Callable[[AsyncSession], Awaitable[Any]]  # one unit of store work
 _CONNECTION_HINTS = ("connection is closed", "shutting down", "starting up", "connection refused")
 
 
@@ -74,19 +75,27 @@ class DiscussionStore:
                 waited += delay
                 delay = min(delay * 2, 5.0)
 
-    async def append(self, discussion_id: str, message: Message) -> None:
-        """Commit a message (and its usage totals) before anyone is told of it."""
-        await self._retrying("a commit", lambda: self._append(discussion_id, [message]))
+    async def run(self, op: Op, append: tuple[str, Message] | None = None) -> Any:
+        """Do ``op`` in a transaction of its own (retried while the store is away); its
+        result once committed. ``append`` names the message ``op`` stores, if any."""
+        return await self._retrying("a commit", functools.partial(self._commit_one, op, append))
 
-    async def _append(self, discussion_id: str, messages: list[Message]) -> None:
+    async def _commit_one(self, op: Op, append: tuple[str, Message] | None) -> Any:
         try:
             async with self.sessions() as session, session.begin():
-                repo = DiscussionRepository(session)
-                for message in messages:
-                    await repo.add_message(discussion_id, message)
+                return await op(session)
         except IntegrityError:
-            if not await self._already_stored(discussion_id, messages):
+            if append is None or not await self._already_stored(append[0], [append[1]]):
                 raise
+            return None  # an earlier try of this very append committed
+
+    async def append(self, discussion_id: str, message: Message) -> None:
+        """Commit a message (and its usage totals) before anyone is told of it."""
+
+        async def op(session: AsyncSession) -> None:
+            await DiscussionRepository(session).add_message(discussion_id, message)
+
+        await self.run(op, (discussion_id, message))
 
     async def _already_stored(self, discussion_id: str, messages: list[Message]) -> bool:
         """True if an earlier try of this very append committed (same seqs, same text)."""
@@ -112,20 +121,16 @@ class DiscussionStore:
         round_no: int | None = None,
         phase: Phase | None = None,
     ) -> None:
-        async def work() -> None:
-            async with self.sessions() as session, session.begin():
-                await DiscussionRepository(session).set_status(
-                    discussion_id, status, reason=reason, round_no=round_no, phase=phase
-                )
+        async def op(session: AsyncSession) -> None:
+            await DiscussionRepository(session).set_status(
+                discussion_id, status, reason=reason, round_no=round_no, phase=phase
+            )
 
-        await self._retrying("a status change", work)
+        await self.run(op)
 
     async def messages(self, discussion_id: str, after_seq: int = 0) -> list[Message]:
         async with self.sessions() as session:
             return await DiscussionRepository(session).messages(discussion_id, after_seq=after_seq)
-
-
-Op = Callable[[AsyncSession], Awaitable[Any]]
 
 
 @dataclass
@@ -166,28 +171,6 @@ class GroupCommitStore(DiscussionStore):
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
         return await done
-
-    async def append(self, discussion_id: str, message: Message) -> None:
-        async def op(session: AsyncSession) -> None:
-            await DiscussionRepository(session).add_message(discussion_id, message)
-
-        await self.run(op, (discussion_id, message))
-
-    async def set_status(
-        self,
-        discussion_id: str,
-        status: DiscussionStatus,
-        *,
-        reason: str | None = None,
-        round_no: int | None = None,
-        phase: Phase | None = None,
-    ) -> None:
-        async def op(session: AsyncSession) -> None:
-            await DiscussionRepository(session).set_status(
-                discussion_id, status, reason=reason, round_no=round_no, phase=phase
-            )
-
-        await self.run(op)
 
     async def _write(self) -> None:
         while self._pending:
